@@ -1,0 +1,30 @@
+"""Exceptions that carry a message a person can act on.
+
+The CLI maps them to exit codes: :class:`ConfigError` (and its subclasses) is a usage or
+configuration problem, exit 2, raised before any image is touched; :class:`InputError` is one bad
+input file, reported in one line while the batch goes on (exit 1 at the end).
+"""
+
+from __future__ import annotations
+
+__all__ = ["EnhanceError", "ConfigError", "InputError", "StageUnavailableError"]
+
+
+class EnhanceError(Exception):
+    """Base class of every error enhance raises on purpose (never a bug)."""
+
+
+class ConfigError(EnhanceError):
+    """Bad usage, pipeline file, parameter, device or missing model: fix it and run again (exit 2)."""
+
+
+class StageUnavailableError(ConfigError):
+    """A pipeline names a stage that is known but cannot be loaded here (not built yet, or a
+    missing optional dependency)."""
+
+
+class InputError(EnhanceError):
+    """One input file cannot be processed (unreadable, truncated, not an image...).
+
+    The message names the file, what is wrong and what to do; the batch skips it and goes on.
+    """

@@ -1,0 +1,37 @@
+"""Pure tensor functions behind the stages, usable without a pipeline.
+
+Names resolve lazily, so ``import enhance.ops`` does not import torch; ``ops.resize(x, ...)``
+imports the module that defines it on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public op name -> module (inside enhance.ops) that defines it
+_EXPORTS: dict[str, str] = {
+    "resize": "resize",
+    "resize_to": "resize",
+    "srgb_to_linear": "color",
+    "linear_to_srgb": "color",
+    "rgb_to_ycbcr": "color",
+    "ycbcr_to_rgb": "color",
+    "deband": "deband",
+    "tiled_upscale": "tiling",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'enhance.ops' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,79 @@
+"""The Stage base class: a validated parameter model plus ``process(image, ctx) -> image``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+    from ..image import Image
+
+__all__ = ["Stage", "StageParams"]
+
+
+class StageParams(BaseModel):
+    """Base of every stage's parameter model: unknown parameters are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Stage:
+    """One step of a pipeline.
+
+    Subclasses set ``name`` (the key used in pipelines.yaml), a one-line ``description``, a
+    ``Params`` model (pydantic, with defaults and constraints) and implement :meth:`process`.
+    Heavy imports (torch, models) happen inside methods, never at module import, so listing and
+    validating stages stays fast.
+
+    A stage is callable on an :class:`~enhance.image.Image`, a numpy array (HWC uint8/uint16/float),
+    a PIL image, a torch tensor or a path, and returns the same kind it was given.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Params: ClassVar[type[StageParams]] = StageParams
+
+    def __init__(self, params: StageParams | Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        given = params.model_dump(exclude_unset=True) if isinstance(params, StageParams) else dict(params or {})
+        self.params = self.Params.model_validate({**given, **kwargs})
+        self._ready_for: str | None = None
+
+    def __repr__(self) -> str:
+        set_fields = self.params.model_dump(exclude_defaults=True)
+        args = ", ".join(f"{k}={v!r}" for k, v in set_fields.items())
+        return f"{type(self).__name__}({args})"
+
+    def setup(self, ctx: RunContext) -> None:
+        """Prepare heavy resources once per device (load weights...), before any image is processed.
+
+        Raise :class:`~enhance.errors.ConfigError` for what the user must fix (a missing model):
+        the run stops with exit 2 before touching an image. The default does nothing.
+        """
+
+    def ensure_setup(self, ctx: RunContext) -> None:
+        """Call :meth:`setup` once per device."""
+        key = str(ctx.device)
+        if self._ready_for != key:
+            self.setup(ctx)
+            self._ready_for = key
+
+    def process(self, image: Image, ctx: RunContext) -> Image:
+        """Transform ``image`` (already on ``ctx.device``) and return the result."""
+        raise NotImplementedError
+
+    def __call__(self, image: Any, ctx: RunContext | None = None) -> Any:
+        from ..context import RunContext
+        from ..image import coerce, restore_kind
+
+        if ctx is None:
+            from ..devices import resolve_device
+
+            ctx = RunContext(device=resolve_device("auto"))
+        value, kind = coerce(image, ctx.device)
+        if ctx.source is None:
+            ctx.source = value
+        self.ensure_setup(ctx)
+        return restore_kind(self.process(value, ctx), kind)

@@ -1,0 +1,46 @@
+"""Shared test fixtures: paths to the shared real data, device parametrisation, small images."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: ../shared beside the repo root (real model and photos); ENHANCE_SHARED overrides it.
+SHARED = Path(os.environ.get("ENHANCE_SHARED", ROOT.parent / "shared")).resolve()
+SHARED_WEIGHTS = SHARED / "weights"
+SET14 = SHARED / "data" / "set14"
+KODAK = SHARED / "data" / "kodak24"
+ANIMEVIDEOV3 = SHARED_WEIGHTS / "realesr-animevideov3.pth"
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return torch.cuda.is_available()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cuda: needs a CUDA device; skipped where none is present")
+    config.addinivalue_line("markers", "shared: needs ../shared (real model weights and photos)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_cuda = pytest.mark.skip(reason="no CUDA device on this machine")
+    skip_shared = pytest.mark.skip(reason=f"shared data folder not found at {SHARED}")
+    cuda = _has_cuda()
+    for item in items:
+        if "cuda" in item.keywords and not cuda:
+            item.add_marker(skip_cuda)
+        if "shared" in item.keywords and not SHARED.is_dir():
+            item.add_marker(skip_shared)
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def device(request: pytest.FixtureRequest) -> str:
+    """Run a test on CPU, and on CUDA where present."""
+    return request.param
