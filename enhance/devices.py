@@ -14,7 +14,7 @@ __all__ = ["resolve_device", "compute_dtype", "DEVICE_HELP"]
 DEVICE_HELP = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N"
 
 
-def resolve_device(spec: "str | torch.device | None" = "auto") -> "torch.device":
+def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     """Turn ``auto``/``cpu``/``cuda``/``cuda:N`` (or a torch.device) into a usable torch.device.
 
     Raises:
@@ -47,12 +47,12 @@ def resolve_device(spec: "str | torch.device | None" = "auto") -> "torch.device"
 
 
 def compute_dtype(
-    device: "torch.device",
+    device: torch.device,
     *,
     fp16: bool = True,
     bf16: bool = True,
     precision: str = "auto",
-) -> "torch.dtype":
+) -> torch.dtype:
     """The dtype a model should run in on ``device``.
 
     Policy: fp32 on CPU (half precision is slower there and less exact); on CUDA, fp16 when the

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
-    import PIL.Image
     import torch
 
 __all__ = ["Metadata", "Raster", "Image", "to_image", "from_image", "coerce", "restore_kind"]
