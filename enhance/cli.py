@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -49,3 +51,164 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("enhance: interrupted; finished outputs are kept, rerun to do the rest", err=True)
         sys.exit(130)
+
+
+# -- enhance run -------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders.", show_default=False, metavar="INPUT...")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder; mirrors the input tree.")],
+    pipeline: Annotated[str, typer.Option("--pipeline", "-p", help="Pipeline name in the pipelines file.")] = (
+        "restore-4k"
+    ),
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Pipelines file (default: ./pipelines.yaml, then built-in).")
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a setting: STAGE.PARAM=VALUE, STAGE[K].PARAM=VALUE, N.PARAM=VALUE, output.FIELD=VALUE.",
+            show_default=False,
+        ),
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N (default: the pipeline's).")] = None,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
+    glob: Annotated[str | None, typer.Option(help="Only files whose name or relative path matches.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Redo files whose output exists (default: skip them).")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Validate and list what would be done; write nothing.")] = False,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Decode/encode threads.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Run a pipeline over files and folders: writes outputs, manifest.json (and reports when scored)."""
+    import time
+
+    from .batch import discover, plan_jobs, run_batch
+    from .config import default_config_path
+    from .pipeline import Pipeline
+
+    with user_errors():
+        config_path = config or default_config_path()
+        pipe = Pipeline.from_yaml(config_path, pipeline, overrides=overrides or (), device=device)
+        if dry_run:
+            found = discover(inputs, recursive=recursive, pattern=glob, exclude=output)
+            jobs_planned = plan_jobs(found, output, pipe.output)
+            typer.echo(f"pipeline '{pipeline}' from {config_path}: {' → '.join(s.name for s in pipe.stages)}")
+            for job in jobs_planned:
+                state = "exists, skip" if job.destination.exists() and not overwrite else "to do"
+                typer.echo(f"  {job.source} → {job.destination} ({state})")
+            typer.echo(f"{len(jobs_planned)} file(s); dry run, nothing written")
+            return
+        start = time.perf_counter()
+        result = run_batch(
+            pipe,
+            inputs,
+            output,
+            recursive=recursive,
+            pattern=glob,
+            overwrite=overwrite,
+            jobs=jobs,
+            progress=not quiet and sys.stderr.isatty(),
+            echo=lambda line: typer.echo(f"enhance: {line}", err=True),
+            config=config_path,
+        )
+    if not quiet:
+        s = result.summary
+        typer.echo(
+            f"{s['done']} done, {s['skipped']} skipped, {s['failed']} failed ({s['total']} files) "
+            f"in {time.perf_counter() - start:.1f} s → {result.manifest_path}",
+            err=True,
+        )
+    raise typer.Exit(result.exit_code)
+
+
+# -- enhance pipelines ... ---------------------------------------------------------------------
+
+pipelines_app = typer.Typer(help="List, show and validate the pipelines in a pipelines file.", no_args_is_help=True)
+app.add_typer(pipelines_app, name="pipelines")
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Pipelines file.")]
+
+
+@pipelines_app.command("list")
+def pipelines_list(config: ConfigOption = None) -> None:
+    """Each pipeline with its stages and description."""
+    from .config import load_pipelines
+    from .errors import ConfigError
+
+    with user_errors():
+        found = load_pipelines(config)
+    for name, spec in found.items():
+        if isinstance(spec, ConfigError):
+            typer.echo(f"{name}  (invalid: {spec})")
+        else:
+            typer.echo(f"{name}  [{' → '.join(s.name for s in spec.stages)}]  {spec.description}")
+
+
+@pipelines_app.command("show")
+def pipelines_show(name: Annotated[str, typer.Argument(help="Pipeline name.")], config: ConfigOption = None) -> None:
+    """One pipeline with every parameter resolved (defaults included), as YAML."""
+    import yaml
+
+    from .config import load_pipeline_spec
+
+    with user_errors():
+        spec = load_pipeline_spec(config, name)
+    body = {
+        "description": spec.description,
+        "device": spec.device,
+        "seed": spec.seed,
+        "output": spec.output.model_dump(),
+        "stages": [{s.name: s.params.model_dump(mode="json")} for s in spec.stages],
+    }
+    typer.echo(f"# {spec.source}")
+    typer.echo(yaml.safe_dump({name: body}, sort_keys=False, allow_unicode=True).rstrip())
+
+
+@pipelines_app.command("validate")
+def pipelines_validate(
+    names: Annotated[list[str] | None, typer.Argument(help="Pipelines to check (default: all).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Check pipelines without touching any image; exit 2 when one is invalid."""
+    from .config import load_pipelines
+    from .errors import ConfigError
+
+    with user_errors():
+        found = load_pipelines(config)
+    bad = 0
+    for name in names or list(found):
+        spec = found.get(name)
+        if spec is None:
+            typer.echo(f"{name}: no such pipeline; defined: {', '.join(found)}", err=True)
+            bad += 1
+        elif isinstance(spec, ConfigError):
+            typer.echo(f"invalid: {spec}", err=True)
+            bad += 1
+        else:
+            typer.echo(f"ok: {name} ({len(spec.stages)} stages)")
+    if bad:
+        raise typer.Exit(EXIT_USAGE)
+
+
+# -- enhance stages ----------------------------------------------------------------------------
+
+
+@app.command("stages")
+def stages_command() -> None:
+    """Every stage with its description, parameters and defaults."""
+    from .stages.registry import list_stages
+
+    for name, stage in list_stages().items():
+        if isinstance(stage, Exception):
+            typer.echo(f"{name}: not available ({stage})\n")
+            continue
+        typer.echo(f"{name}: {stage.description}")
+        for field_name, info in stage.Params.model_fields.items():
+            default = "required" if info.is_required() else f"default {info.get_default(call_default_factory=True)!r}"
+            kind = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
+            text = f" — {info.description}" if info.description else ""
+            typer.echo(f"  {field_name} ({kind}; {default}){text}")
+        typer.echo("")

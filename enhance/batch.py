@@ -1,0 +1,445 @@
+"""Folder runner: discover inputs, skip finished ones, decode ahead and encode behind on threads,
+compute in order on the device, write atomically, and keep a manifest of every file's outcome.
+
+One bad file never stops the batch: it is reported in one line, recorded in ``manifest.json`` and
+the run goes on. Ctrl-C leaves no partial file (writes are atomic and in-flight writes finish), and
+a rerun skips what is done.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError, EnhanceError
+
+if TYPE_CHECKING:
+    from .config import OutputSpec
+    from .pipeline import Pipeline
+
+__all__ = ["MANIFEST_NAME", "BatchResult", "Job", "discover", "plan_jobs", "run_batch"]
+
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its output goes."""
+
+    source: Path
+    relative: Path
+    destination: Path
+
+
+@dataclass
+class BatchResult:
+    """Outcome of a batch: per-file records (manifest order) and counts."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    manifest_path: Path | None = None
+    interrupted: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.records if r["status"] == status)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return {
+            "total": len(self.records),
+            "done": self.count("done"),
+            "skipped": self.count("skipped"),
+            "failed": self.count("failed"),
+        }
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing failed, 1 when some file failed."""
+        return 1 if self.count("failed") else 0
+
+
+# -- discovery ---------------------------------------------------------------------------------
+
+
+def discover(
+    inputs: Sequence[Path | str],
+    *,
+    recursive: bool = False,
+    pattern: str | None = None,
+    exclude: Path | None = None,
+) -> list[tuple[Path, Path]]:
+    """Files to process as (path, path relative to its input root), in a stable order.
+
+    A file given directly is taken as is (its relative path is its name). A folder contributes its
+    image files (by suffix, case-insensitive), recursively with ``recursive``; ``pattern`` is a
+    glob matched against the relative path and the name. Hidden files, enhance's temp files and
+    anything under ``exclude`` (the output folder) are left out.
+
+    Raises:
+        ConfigError: an input does not exist.
+    """
+    from .io import SUPPORTED_SUFFIXES, TEMP_MARKER
+
+    suffixes = {s.lower() for s in SUPPORTED_SUFFIXES}
+    exclude = exclude.resolve() if exclude is not None else None
+    found: list[tuple[Path, Path]] = []
+    for item in map(Path, inputs):
+        if item.is_file():
+            found.append((item, Path(item.name)))
+            continue
+        if not item.is_dir():
+            raise ConfigError(f"{item}: input not found; give existing files or folders")
+        walker = item.rglob("*") if recursive else item.glob("*")
+        for path in sorted(walker):
+            relative = path.relative_to(item)
+            if any(part.startswith(".") for part in relative.parts) or TEMP_MARKER in path.name:
+                continue
+            if path.suffix.lower() not in suffixes or not path.is_file():
+                continue
+            if exclude is not None and path.resolve().is_relative_to(exclude):
+                continue
+            if pattern and not (fnmatch.fnmatch(relative.as_posix(), pattern) or fnmatch.fnmatch(path.name, pattern)):
+                continue
+            found.append((path, relative))
+    return found
+
+
+def plan_jobs(found: Iterable[tuple[Path, Path]], out_dir: Path, output: OutputSpec) -> list[Job]:
+    """Map inputs to outputs under ``out_dir``, mirroring the input tree.
+
+    Raises:
+        ConfigError: an output would overwrite an input, or escape the output folder.
+    """
+    from .pipeline import output_suffix
+
+    root = out_dir.resolve()
+    jobs = []
+    for source, relative in found:
+        name = f"{relative.stem}{output.suffix}{output_suffix(output, source)}"
+        destination = (root / relative.parent / name).resolve()
+        if not destination.is_relative_to(root):
+            raise ConfigError(f"{source}: its output {destination} would fall outside {root}")
+        if destination == source.resolve():
+            raise ConfigError(
+                f"{source}: the output would overwrite this input; choose another -o folder "
+                "or set an output suffix (--set output.suffix=_4k)"
+            )
+        jobs.append(Job(source, relative, destination))
+    return jobs
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    from .io import atomic_output
+
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _previous_records(manifest: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        return {r["input"]: r for r in data.get("files", []) if isinstance(r, dict) and "input" in r}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _clean_stale_temps(out_dir: Path) -> None:
+    from .io import TEMP_MARKER
+
+    for stale in out_dir.rglob(f"*{TEMP_MARKER}*"):
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _record(job: Job, status: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "input": str(job.source.resolve()),
+        "relative": job.relative.as_posix(),
+        "output": str(job.destination),
+        "status": status,
+        "error": None,
+        "timings": {},
+        "size": {},
+        "results": {},
+        "warnings": [],
+        **extra,
+    }
+
+
+class _Progress:
+    """A rich progress bar on a terminal; silent otherwise. Failure lines always print."""
+
+    def __init__(self, total: int, enabled: bool, echo: Callable[[str], None]) -> None:
+        self._echo = echo
+        self._bar: Any = None
+        if enabled and total:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            self._task = self._bar.add_task("enhance", total=total, rate="")
+            self._start = time.perf_counter()
+            self._done = 0
+            self._bar.start()
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._done += 1
+            rate = self._done / max(time.perf_counter() - self._start, 1e-9)
+            self._bar.update(self._task, advance=1, rate=f"{rate:.2f} img/s")
+
+    def message(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False)
+        else:
+            self._echo(text)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def run_batch(
+    pipeline: Pipeline,
+    inputs: Sequence[Path | str],
+    out_dir: Path | str,
+    *,
+    recursive: bool = False,
+    pattern: str | None = None,
+    overwrite: bool = False,
+    jobs: int | None = None,
+    progress: bool = False,
+    echo: Callable[[str], None] = print,
+    config: Path | None = None,
+) -> BatchResult:
+    """Run ``pipeline`` over files and folders, writing results under ``out_dir``.
+
+    Args:
+        pipeline: a built pipeline; :meth:`Pipeline.setup` runs first, so a missing model or bad
+            device stops the run (ConfigError) before any image is touched.
+        inputs: files and folders; folders mirror their tree into ``out_dir``.
+        recursive: descend into sub-folders.
+        pattern: glob on relative paths/names (e.g. ``*.png``).
+        overwrite: redo files whose output exists (otherwise they are skipped: resume).
+        jobs: decode/encode worker threads (default: up to 4).
+        progress: show a progress bar (callers pass True on a terminal).
+        echo: where one-line failure messages go.
+        config: the pipelines file, recorded in the manifest.
+
+    Returns:
+        The records (also written to ``out_dir/manifest.json``) and counts.
+    """
+    from .io import decode, encode
+    from .pipeline import encode_options
+
+    out_dir = Path(out_dir)
+    found = discover(inputs, recursive=recursive, pattern=pattern, exclude=out_dir)
+    planned = plan_jobs(found, out_dir, pipeline.output)
+    _check_collisions(planned)
+    base = pipeline.setup()  # ConfigError here: nothing processed, nothing written
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _clean_stale_temps(out_dir)
+    manifest_path = out_dir / MANIFEST_NAME
+    previous = _previous_records(manifest_path)
+    result = BatchResult(manifest_path=manifest_path)
+    started = _now()
+
+    todo: list[Job] = []
+    for job in planned:
+        if job.destination.exists() and not overwrite:
+            earlier = previous.get(str(job.source.resolve()), {})
+            result.records.append(
+                _record(
+                    job,
+                    "skipped",
+                    results=earlier.get("results", {}),
+                    size=earlier.get("size", {}),
+                    warnings=["output exists; rerun with --overwrite to redo it"],
+                )
+            )
+        else:
+            todo.append(job)
+
+    workers = max(1, jobs or min(4, os.cpu_count() or 1))
+    window = 2 * workers  # decodes ahead / encodes behind held in memory at once
+    bar = _Progress(len(todo), progress, echo)
+    lock = threading.Lock()
+
+    def failed(job: Job, exc: BaseException, **extra: Any) -> dict[str, Any]:
+        message = _one_line(exc)
+        if not isinstance(exc, EnhanceError):
+            message = f"{job.source}: {message}"
+        bar.message(f"failed: {message}")
+        return _record(job, "failed", error=message, **extra)
+
+    def timed_decode(job: Job) -> tuple[Any, float]:
+        t0 = time.perf_counter()
+        raster = decode(job.source)
+        return raster, time.perf_counter() - t0
+
+    def timed_encode(job: Job, raster: Any) -> float:
+        t0 = time.perf_counter()
+        job.destination.parent.mkdir(parents=True, exist_ok=True)
+        encode(raster, job.destination, **encode_options(pipeline.output, job.source))
+        return time.perf_counter() - t0
+
+    decoder = ThreadPoolExecutor(workers, thread_name_prefix="enhance-decode")
+    encoder = ThreadPoolExecutor(workers, thread_name_prefix="enhance-encode")
+    reads: deque[tuple[Job, Future[Any]]] = deque()
+    writes: deque[tuple[dict[str, Any], Future[float]]] = deque()
+    pending = iter(todo)
+
+    def finish_write(record: dict[str, Any], future: Future[float]) -> None:
+        try:
+            record["timings"]["write"] = round(future.result(), 4)
+        except Exception as exc:  # an encoder error fails this file only
+            job = Job(Path(record["input"]), Path(record["relative"]), Path(record["output"]))
+            record.update(failed(job, exc, timings=record["timings"], size=record["size"]))
+        with lock:
+            result.records.append(record)
+        bar.advance()
+
+    def refill() -> None:
+        while len(reads) < window:
+            job = next(pending, None)
+            if job is None:
+                return
+            reads.append((job, decoder.submit(timed_decode, job)))
+
+    try:
+        refill()
+        while reads:
+            job, future = reads.popleft()
+            refill()
+            try:
+                raster, read_time = future.result()
+            except Exception as exc:
+                result.records.append(failed(job, exc))
+                bar.advance()
+                continue
+            t0 = time.perf_counter()
+            try:
+                out, image, ctx = pipeline.process_raster(raster, path=job.source)
+            except Exception as exc:
+                if _is_oom(exc):
+                    _release_memory(base.device)
+                result.records.append(failed(job, exc, timings={"read": round(read_time, 4)}))
+                bar.advance()
+                continue
+            record = _record(
+                job,
+                "done",
+                timings={"read": round(read_time, 4), "compute": round(time.perf_counter() - t0, 4)},
+                size={"input": [raster.array.shape[1], raster.array.shape[0]], "output": list(image.size)},
+                results=ctx.results,
+                warnings=ctx.warnings,
+            )
+            del image
+            writes.append((record, encoder.submit(timed_encode, job, out)))
+            while len(writes) > window or (writes and writes[0][1].done()):
+                finish_write(*writes.popleft())
+        while writes:
+            finish_write(*writes.popleft())
+    except KeyboardInterrupt:
+        result.interrupted = True
+        for _, future in reads:
+            future.cancel()
+        # writes already handed to the encoder finish (atomically) so their work is kept
+        for record, future in writes:
+            if not future.cancelled():
+                try:
+                    record["timings"]["write"] = round(future.result(), 4)
+                    result.records.append(record)
+                except BaseException:
+                    pass
+        raise
+    finally:
+        decoder.shutdown(wait=True, cancel_futures=True)
+        encoder.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+        order = {str(j.source.resolve()): i for i, j in enumerate(planned)}
+        result.records.sort(key=lambda r: order.get(r["input"], len(order)))
+        _write_manifest(result, pipeline, base, config, started)
+    return result
+
+
+def _check_collisions(jobs: Sequence[Job]) -> None:
+    seen: dict[Path, Path] = {}
+    for job in jobs:
+        other = seen.get(job.destination)
+        if other is not None:
+            raise ConfigError(
+                f"{job.source} and {other} would both be written to {job.destination}; "
+                "run them separately or use --glob to choose one"
+            )
+        seen[job.destination] = job.source
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return "out of memory" in str(exc).lower()
+
+
+def _release_memory(device: Any) -> None:
+    import torch
+
+    if getattr(device, "type", "") == "cuda":
+        torch.cuda.empty_cache()
+
+
+def _write_manifest(result: BatchResult, pipeline: Pipeline, base: Any, config: Path | None, started: str) -> None:
+    from . import __version__
+
+    if result.manifest_path is None:
+        return
+    data = {
+        "enhance_version": __version__,
+        "pipeline": pipeline.name,
+        "config": str(config) if config else None,
+        "device": str(base.device),
+        "started": started,
+        "finished": _now(),
+        "interrupted": result.interrupted,
+        "summary": result.summary,
+        "files": result.records,
+    }
+    _write_json_atomic(result.manifest_path, data)
+    if any(r.get("results", {}).get("scores") for r in result.records):
+        try:
+            from .report import write_reports
+        except ImportError:  # reports arrive with the scoring work; manifest is enough until then
+            return
+        write_reports(data, result.manifest_path.parent)
