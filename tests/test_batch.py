@@ -1,0 +1,213 @@
+"""The folder runner: mirroring, resume, bad files, atomicity, interruption, threads, manifest."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from enhance.batch import MANIFEST_NAME, run_batch
+from enhance.config import OutputSpec
+from enhance.errors import ConfigError
+from enhance.io import TEMP_MARKER
+from enhance.pipeline import Pipeline
+from enhance.stages import Stage, StageParams, register_stage
+from enhance.stages.resize import Resize
+
+
+def make_images(folder: Path, count: int = 3, size: tuple[int, int] = (48, 32)) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        array = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+        path = folder / (f"img{i}.png" if i % 2 == 0 else f"img{i}.jpg")
+        PILImage.fromarray(array).save(path)
+        paths.append(path)
+    return paths
+
+
+def resize_pipeline(**output: object) -> Pipeline:
+    return Pipeline([Resize(long_side=24, method="area")], output=OutputSpec(**output), device="cpu", name="t")
+
+
+def leftovers(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if TEMP_MARKER in p.name]
+
+
+def test_folder_mirrors_tree_writes_manifest(tmp_path: Path) -> None:
+    make_images(tmp_path / "in")
+    make_images(tmp_path / "in" / "sub", 2)
+    result = run_batch(resize_pipeline(), [tmp_path / "in"], tmp_path / "out", recursive=True)
+    assert result.exit_code == 0 and result.summary == {"total": 5, "done": 5, "skipped": 0, "failed": 0}
+    outputs = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
+    assert outputs == ["img0.png", "img1.png", "img2.png", "sub/img0.png", "sub/img1.png"]
+    with PILImage.open(tmp_path / "out" / "sub" / "img1.png") as im:
+        assert im.size == (24, 16)
+    manifest = json.loads((tmp_path / "out" / MANIFEST_NAME).read_text())
+    assert manifest["summary"]["done"] == 5 and manifest["pipeline"] == "t" and manifest["device"] == "cpu"
+    record = manifest["files"][0]
+    assert record["status"] == "done" and record["error"] is None
+    assert set(record["timings"]) == {"read", "compute", "write"}
+    assert record["size"] == {"input": [48, 32], "output": [24, 16]}
+
+
+def test_not_recursive_and_glob(tmp_path: Path) -> None:
+    make_images(tmp_path / "in", 3)
+    make_images(tmp_path / "in" / "sub", 2)
+    result = run_batch(resize_pipeline(), [tmp_path / "in"], tmp_path / "out", pattern="*.jpg")
+    assert [r["relative"] for r in result.records] == ["img1.jpg"]
+
+
+def test_bad_files_fail_alone_with_reasons_and_rerun_skips(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    make_images(src, 3)
+    (src / "empty.png").write_bytes(b"")
+    good = (src / "img0.png").read_bytes()
+    (src / "truncated.png").write_bytes(good[: len(good) // 2])
+    (src / "notes.png").write_text("this is a text file, not an image\n")
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+
+    result = run_batch(resize_pipeline(), [src], tmp_path / "out")
+    assert result.exit_code == 1
+    status = {r["relative"]: r for r in result.records}
+    assert {n for n, r in status.items() if r["status"] == "done"} == {"img0.png", "img1.jpg", "img2.png"}
+    for name in ("empty.png", "truncated.png", "notes.png"):
+        assert status[name]["status"] == "failed"
+        assert name in status[name]["error"] and "\n" not in status[name]["error"]
+        assert not (tmp_path / "out" / name).exists(), "no partial output for a bad file"
+    assert leftovers(tmp_path / "out") == []
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == before, "inputs are never touched"
+
+    again = run_batch(resize_pipeline(), [src], tmp_path / "out")
+    status = {r["relative"]: r["status"] for r in again.records}
+    assert status["img0.png"] == "skipped" and status["img1.jpg"] == "skipped"
+    assert status["notes.png"] == "failed" and again.exit_code == 1
+
+
+def test_overwrite_redoes(tmp_path: Path) -> None:
+    make_images(tmp_path / "in", 1)
+    run_batch(resize_pipeline(), [tmp_path / "in"], tmp_path / "out")
+    again = run_batch(resize_pipeline(), [tmp_path / "in"], tmp_path / "out", overwrite=True)
+    assert again.records[0]["status"] == "done"
+
+
+def test_output_never_overwrites_input(tmp_path: Path) -> None:
+    paths = make_images(tmp_path / "in", 1)
+    before = paths[0].read_bytes()
+    with pytest.raises(ConfigError, match="would overwrite this input"):
+        run_batch(resize_pipeline(), [tmp_path / "in"], tmp_path / "in")
+    assert paths[0].read_bytes() == before
+    result = run_batch(resize_pipeline(suffix="_small"), [tmp_path / "in"], tmp_path / "in")
+    assert result.exit_code == 0 and (tmp_path / "in" / "img0_small.png").exists()
+
+
+def test_colliding_outputs_are_a_usage_error(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.new("RGB", (8, 8)).save(src / "a.png")
+    PILImage.new("RGB", (8, 8)).save(src / "a.jpg")
+    with pytest.raises(ConfigError, match="would both be written to"):
+        run_batch(resize_pipeline(), [src], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_input_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="input not found"):
+        run_batch(resize_pipeline(), [tmp_path / "nope"], tmp_path / "out")
+
+
+class _ExplodeParams(StageParams):
+    on: str = "img1"
+    error: str = "value"
+
+
+@register_stage
+class _Explode(Stage):
+    """Fails (or simulates Ctrl-C) on one named file: to test that the batch goes on / stops cleanly."""
+
+    name = "test-explode"
+    description = "raise on one file (test stage)"
+    Params = _ExplodeParams
+
+    def process(self, image, ctx):
+        if ctx.path is not None and ctx.path.stem == self.params.on:
+            if self.params.error == "interrupt":
+                raise KeyboardInterrupt
+            raise ValueError("boom in compute")
+        return image
+
+
+def test_compute_failure_fails_that_file_only(tmp_path: Path) -> None:
+    make_images(tmp_path / "in", 3)
+    pipe = Pipeline([_Explode(on="img1"), Resize(long_side=24)], device="cpu")
+    result = run_batch(pipe, [tmp_path / "in"], tmp_path / "out")
+    status = {r["relative"]: r for r in result.records}
+    assert status["img1.jpg"]["status"] == "failed" and "boom in compute" in status["img1.jpg"]["error"]
+    assert status["img0.png"]["status"] == "done" and status["img2.png"]["status"] == "done"
+    assert result.exit_code == 1
+
+
+def test_interrupt_leaves_no_partial_file_and_rerun_finishes(tmp_path: Path) -> None:
+    make_images(tmp_path / "in", 4)
+    pipe = Pipeline([_Explode(on="img2", error="interrupt"), Resize(long_side=24)], device="cpu")
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(pipe, [tmp_path / "in"], tmp_path / "out", jobs=1)
+    out = tmp_path / "out"
+    assert leftovers(out) == []
+    done = sorted(p.name for p in out.glob("img*"))
+    assert "img2.png" not in done and "img3.png" not in done
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert manifest["interrupted"] is True
+    assert {r["relative"] for r in manifest["files"]} == {"img0.png", "img1.jpg"}
+    for name in done:  # what was written is complete and readable
+        with PILImage.open(out / name) as im:
+            im.load()
+
+    result = run_batch(resize_pipeline(), [tmp_path / "in"], out)
+    status = {r["relative"]: r["status"] for r in result.records}
+    assert status == {"img0.png": "skipped", "img1.jpg": "skipped", "img2.png": "done", "img3.jpg": "done"}
+
+
+def test_stale_temp_files_are_cleaned(tmp_path: Path) -> None:
+    make_images(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / f"img0.png{TEMP_MARKER}-crash"
+    stale.write_bytes(b"partial")
+    run_batch(resize_pipeline(), [tmp_path / "in"], out)
+    assert not stale.exists()
+
+
+def test_decode_and_encode_run_on_worker_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import enhance.io as io
+
+    seen: dict[str, set[str]] = {"decode": set(), "encode": set()}
+    real_decode, real_encode = io.decode, io.encode
+
+    def decode(path, *a, **k):
+        seen["decode"].add(threading.current_thread().name)
+        return real_decode(path, *a, **k)
+
+    def encode(raster, path, *a, **k):
+        seen["encode"].add(threading.current_thread().name)
+        return real_encode(raster, path, *a, **k)
+
+    monkeypatch.setattr(io, "decode", decode)
+    monkeypatch.setattr(io, "encode", encode)
+    make_images(tmp_path / "in", 3)
+    run_batch(resize_pipeline(), [tmp_path / "in"], tmp_path / "out", jobs=2)
+    assert seen["decode"] and all(n.startswith("enhance-decode") for n in seen["decode"])
+    assert seen["encode"] and all(n.startswith("enhance-encode") for n in seen["encode"])
+
+
+def test_setup_error_stops_before_any_output(tmp_path: Path) -> None:
+    make_images(tmp_path / "in", 1)
+    pipe = Pipeline([Resize(long_side=24)], device="cuda:7")
+    with pytest.raises(ConfigError):
+        run_batch(pipe, [tmp_path / "in"], tmp_path / "out")
+    assert not (tmp_path / "out").exists()

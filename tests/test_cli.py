@@ -1,0 +1,134 @@
+"""The command line end to end: exit codes, one-line errors, lazy imports, the acceptance runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+from PIL import PngImagePlugin
+
+from .conftest import ROOT
+
+
+def enhance(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "enhance", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=300
+    )
+
+
+def generated_folder(folder: Path) -> None:
+    """A few 'generated' images: PNG with a prompt chunk, JPEG, RGBA PNG, 16-bit gray PNG."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a lighthouse at dusk, Steps: 20")
+    PILImage.fromarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)).save(folder / "a.png", pnginfo=info)
+    PILImage.fromarray(rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)).save(folder / "b.jpg", quality=90)
+    PILImage.fromarray(rng.integers(0, 256, (40, 60, 4), dtype=np.uint8), "RGBA").save(folder / "c.png")
+    PILImage.fromarray(rng.integers(0, 65536, (50, 50), dtype=np.uint16)).save(folder / "d.png")
+
+
+def small_config(tmp_path: Path) -> Path:
+    path = tmp_path / "pipelines.yaml"
+    path.write_text(
+        "pipelines:\n"
+        "  small:\n"
+        "    description: resize only\n"
+        "    device: cpu\n"
+        "    stages:\n"
+        "      - resize: {long_side: 32, method: area}\n"
+    )
+    return path
+
+
+def test_help_is_fast_path_without_heavy_imports() -> None:
+    code = (
+        "import sys\n"
+        "from enhance.cli import app\n"
+        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        "try:\n    app(['run', '--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'numpy', 'cv2', 'PIL', 'spandrel') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert "HEAVY []" in out.stdout, out.stdout[-500:] + out.stderr[-500:]
+
+
+def test_run_resize_only_pipeline_on_generated_folder(tmp_path: Path) -> None:
+    generated_folder(tmp_path / "in")
+    config = small_config(tmp_path)
+    out = enhance("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "small")
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png", "c.png", "d.png", "manifest.json"]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["summary"] == {"total": 4, "done": 4, "skipped": 0, "failed": 0}
+    with PILImage.open(tmp_path / "out" / "a.png") as im:
+        assert im.size == (32, 21) and im.text["parameters"] == "a lighthouse at dusk, Steps: 20"
+    with PILImage.open(tmp_path / "out" / "c.png") as im:
+        assert im.mode == "RGBA"
+    assert "4 done, 0 skipped, 0 failed" in out.stderr
+
+    again = enhance("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "small")
+    assert again.returncode == 0 and "0 done, 4 skipped" in again.stderr
+
+
+def test_run_with_bad_files_exits_1_and_names_them(tmp_path: Path) -> None:
+    generated_folder(tmp_path / "in")
+    (tmp_path / "in" / "zero.png").write_bytes(b"")
+    out = enhance("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(small_config(tmp_path)), "-p", "small")
+    assert out.returncode == 1
+    failures = [line for line in out.stderr.splitlines() if "failed:" in line]
+    assert len(failures) == 1 and "zero.png" in failures[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_config_errors_exit_2_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pipelines:\n  p:\n    stages:\n      - resize: {long_sid: 10}\n")
+    (tmp_path / "in").mkdir()
+    out = enhance("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(bad), "-p", "p")
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "unknown parameter 'long_sid'" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "out").exists()
+
+    out = enhance("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(bad), "-p", "p", "--device", "tpu")
+    assert out.returncode == 2
+
+    out = enhance("run", str(tmp_path / "nope"), "-o", str(tmp_path / "out"), "-c", str(small_config(tmp_path)), "-p", "small")
+    assert out.returncode == 2 and "input not found" in out.stderr
+
+    out = enhance("run", "-o", str(tmp_path / "out"))
+    assert out.returncode == 2  # usage error from the parser
+
+
+def test_set_override_and_dry_run(tmp_path: Path) -> None:
+    generated_folder(tmp_path / "in")
+    config = small_config(tmp_path)
+    args = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "small"]
+    dry = enhance(*args, "--dry-run")
+    assert dry.returncode == 0 and "4 file(s); dry run" in dry.stdout and not (tmp_path / "out").exists()
+    out = enhance(*args, "--set", "resize.long_side=16", "--set", "output.format=webp", "-q")
+    assert out.returncode == 0, out.stderr
+    with PILImage.open(tmp_path / "out" / "a.webp") as im:
+        assert im.size == (16, 11)
+    bad = enhance(*args, "--set", "resize.method=nearest")
+    assert bad.returncode == 2 and "method='nearest' is invalid" in bad.stderr
+
+
+def test_pipelines_and_stages_commands(tmp_path: Path) -> None:
+    config = small_config(tmp_path)
+    listed = enhance("pipelines", "list", "-c", str(config))
+    assert listed.returncode == 0 and "small  [resize]  resize only" in listed.stdout
+    shown = enhance("pipelines", "show", "small", "-c", str(config))
+    assert shown.returncode == 0 and "long_side: 32" in shown.stdout and "method: area" in shown.stdout
+    assert enhance("pipelines", "validate", "-c", str(config)).returncode == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pipelines:\n  p:\n    stages: [nosuchstage]\n")
+    result = enhance("pipelines", "validate", "-c", str(bad))
+    assert result.returncode == 2 and "unknown stage 'nosuchstage'" in result.stderr
+    stages = enhance("stages")
+    assert stages.returncode == 0 and "resize:" in stages.stdout and "long_side" in stages.stdout
