@@ -14,6 +14,9 @@ from typing import Annotated
 
 import typer
 
+from .commands.pick import pick as _pick_command
+from .commands.score import score as _score_command
+
 __all__ = ["app", "fail", "main", "user_errors"]
 
 app = typer.Typer(
@@ -212,3 +215,9 @@ def stages_command() -> None:
             text = f" — {info.description}" if info.description else ""
             typer.echo(f"  {field_name} ({kind}; {default}){text}")
         typer.echo("")
+
+
+# -- enhance score / pick (enhance/commands) ---------------------------------------------------
+
+app.command("score")(_score_command)
+app.command("pick")(_pick_command)

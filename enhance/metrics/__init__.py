@@ -1,0 +1,52 @@
+"""Image quality metrics and their registry.
+
+>>> from enhance import metrics
+>>> metrics.compute(["sharpness", "png_bpp"], image)            # no-reference
+>>> metrics.compute(["psnr_y", "ssim_y"], sr, reference=hr, crop_border=4)
+>>> [m.name for m in metrics.list_metrics("no-reference")]
+
+Names resolve lazily: importing this package does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> module (inside enhance.metrics) that defines it
+_EXPORTS: dict[str, str] = {
+    "Metric": "registry",
+    "register_metric": "registry",
+    "get_metric": "registry",
+    "list_metrics": "registry",
+    "metric_names": "registry",
+    "default_metrics": "registry",
+    "validate_metrics": "registry",
+    "compute": "registry",
+    "sharpness": "sharpness",
+    "gradient_energy": "sharpness",
+    "entropy": "information",
+    "png_bpp": "information",
+    "niqe": "niqe",
+    "psnr": "fidelity",
+    "psnr_y": "fidelity",
+    "ssim": "fidelity",
+    "ssim_y": "fidelity",
+    "banding_index": "banding",
+    "banding_map": "banding",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'enhance.metrics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

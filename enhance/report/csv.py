@@ -1,0 +1,62 @@
+"""``report.csv``: one row per image, ``before``/``after``/``delta`` columns per metric."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_csv", "csv_columns"]
+
+
+def csv_columns(report: dict[str, Any]) -> list[str]:
+    """The header: file facts, three columns per metric, and the pick columns when ranked."""
+    columns = ["relative", "status", "error", "input_width", "input_height", "output_width", "output_height"]
+    for info in report["metrics"]:
+        columns += [f"{info['name']}_before", f"{info['name']}_after", f"{info['name']}_delta"]
+    if report["ranking"]:
+        columns += ["group", "rank", "pick_score", "picked"]
+    return columns
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value
+
+
+def write_csv(report: dict[str, Any], path: Path) -> Path:
+    """Write the per-image table to ``path`` atomically (UTF-8, comma-separated, header first)."""
+    from ..io import atomic_output
+
+    columns = csv_columns(report)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in report["files"]:
+        size_in = row["size"].get("input") or [None, None]
+        size_out = row["size"].get("output") or [None, None]
+        line: dict[str, Any] = {
+            "relative": row["relative"],
+            "status": row["status"],
+            "error": row["error"],
+            "input_width": size_in[0],
+            "input_height": size_in[1],
+            "output_width": size_out[0],
+            "output_height": size_out[1],
+        }
+        for info in report["metrics"]:
+            entry = row["scores"].get(info["name"], {})
+            for part in ("before", "after", "delta"):
+                line[f"{info['name']}_{part}"] = entry.get(part)
+        if report["ranking"]:
+            pick = row["pick"] or {}
+            line.update(group=pick.get("group"), rank=pick.get("rank"), pick_score=pick.get("score"))
+            line["picked"] = "yes" if pick.get("picked") else ("no" if pick else None)
+        writer.writerow({k: _cell(v) for k, v in line.items()})
+    with atomic_output(path) as temporary:
+        temporary.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+    return path

@@ -1,0 +1,19 @@
+"""``report.json``: the report's content as strict JSON (non-finite numbers become null)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_json"]
+
+
+def write_json(report: dict[str, Any], path: Path) -> Path:
+    """Write ``report`` (from :func:`~enhance.report.model.build_report`) to ``path`` atomically."""
+    from ..io import atomic_output
+
+    text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    with atomic_output(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return path
