@@ -26,8 +26,9 @@ __all__ = ["Box", "Crop", "texture_region", "banded_region", "crop_pair"]
 ANALYSIS_SIDE = 1024
 #: crop side in "after" pixels (smaller for small images)
 CROP_SIDE = 160
-# a window counts as a smooth gradient when its brightness spread is at least this (of full scale)
-_MIN_GRADIENT_SPREAD = 0.02
+# a window counts as a gradient when its brightness spread (std, full scale) is at least this
+_MIN_GRADIENT_SPREAD = 0.01
+_MAX_GRADIENT_SPREAD = 0.05
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ def banded_region(x: torch.Tensor) -> tuple[Box, str]:
     mean = F.avg_pool2d(y, window, stride=stride)
     spread = (F.avg_pool2d(y.square(), window, stride=stride) - mean.square()).clamp_min(0).sqrt()
     texture = F.avg_pool2d(fine, window, stride=stride)
-    smooth = spread / (texture + 1e-3)
+    # a gentle gradient (spread capped, so a window with an edge does not win) over little texture
+    smooth = spread.clamp_max(_MAX_GRADIENT_SPREAD) / (texture + 1e-3)
     smooth = smooth.where(spread >= _MIN_GRADIENT_SPREAD, smooth.new_zeros(()))
     if float(smooth.max()) <= 0:  # no gradient anywhere: show the flattest window
         smooth = 1.0 / (texture + 1e-3)

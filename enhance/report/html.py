@@ -123,8 +123,9 @@ def _summary_table(report: dict[str, Any]) -> str:
             + f'<td class="better">{s["improved"]}</td><td class="worse">{s["worse"]}</td>'
             + f"<td>{s['unchanged']}</td></tr>"
         )
+    before, after = report["labels"]["before"], report["labels"]["after"]
     head = (
-        "<tr><th>metric</th><th>direction</th><th>mean before</th><th>mean after</th><th>mean Δ</th>"
+        f"<tr><th>metric</th><th>direction</th><th>mean {before}</th><th>mean {after}</th><th>mean Δ</th>"
         "<th>median Δ</th><th>improved</th><th>worse</th><th>unchanged</th></tr>"
     )
     return f'<table id="summary-table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
@@ -132,29 +133,31 @@ def _summary_table(report: dict[str, Any]) -> str:
 
 def _plot(info: dict[str, Any], points: list[tuple[str, float]], what: str) -> str:
     """An inline SVG strip of one value per image, sorted, with the zero line for deltas."""
-    width, height, pad = 360, 150, 28
+    width, height = 360, 150
+    left, right, top, bottom = 52, 12, 26, 10
     values = [v for _, v in points]
     low, high = min([*values, 0.0] if what == "delta" else values), max([*values, 0.0] if what == "delta" else values)
     if math.isclose(low, high):
         low, high = low - 1.0, high + 1.0
     ordered = sorted(points, key=lambda p: p[1])
-    step = (width - 2 * pad) / max(1, len(ordered) - 1)
+    step = (width - left - right) / max(1, len(ordered) - 1)
 
     def y(v: float) -> float:
-        return pad + (height - 2 * pad) * (high - v) / (high - low)
+        return top + (height - top - bottom) * (high - v) / (high - low)
 
     label = 'font-size="10" text-anchor="end" fill="#5b6670"'
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="{_e(info["name"])} {what} per image">',
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff" stroke="#d8dde2"/>',
-        f'<text x="{pad}" y="16" font-size="12" fill="#1d2329">{_e(info["name"])} {what}</text>',
-        f'<text x="{width - 4}" y="{y(high) + 4:.1f}" {label}>{_fmt(high)}</text>',
-        f'<text x="{width - 4}" y="{y(low) + 4:.1f}" {label}>{_fmt(low)}</text>',
+        f'<text x="{left}" y="16" font-size="12" fill="#1d2329">{_e(info["name"])} {what}</text>',
+        f'<text x="{left - 6}" y="{y(high) + 4:.1f}" {label}>{_fmt(high)}</text>',
+        f'<text x="{left - 6}" y="{y(low) + 4:.1f}" {label}>{_fmt(low)}</text>',
+        f'<line x1="{left - 2}" x2="{left - 2}" y1="{top}" y2="{height - bottom}" stroke="#d8dde2"/>',
     ]
     if what == "delta":
         parts.append(
-            f'<line x1="{pad}" x2="{width - pad}" y1="{y(0):.1f}" y2="{y(0):.1f}" '
+            f'<line x1="{left}" x2="{width - right}" y1="{y(0):.1f}" y2="{y(0):.1f}" '
             'stroke="#5b6670" stroke-dasharray="3 3"/>'
         )
     for i, (name, value) in enumerate(ordered):
@@ -162,7 +165,7 @@ def _plot(info: dict[str, Any], points: list[tuple[str, float]], what: str) -> s
         if what == "delta":
             verdict = improvement(value, info["higher_is_better"])
             colour = {1: "#1b7f3b", -1: "#b3261e", 0: "#5b6670"}[verdict]
-        cx = pad + i * step if len(ordered) > 1 else width / 2
+        cx = left + i * step if len(ordered) > 1 else (left + width - right) / 2
         parts.append(
             f'<circle cx="{cx:.1f}" cy="{y(value):.1f}" r="3.5" fill="{colour}">'
             f"<title>{_e(name)}: {_fmt(value)}</title></circle>"
@@ -194,9 +197,10 @@ def _plots(report: dict[str, Any]) -> str:
 
 def _files_table(report: dict[str, Any], crops_for: set[int]) -> str:
     head = ["<th>file</th><th>status</th>"]
+    before, after = report["labels"]["before"], report["labels"]["after"]
     for info in report["metrics"]:
         n = _e(info["name"])
-        head.append(f"<th>{n} before</th><th>{n} after</th><th>{n} Δ</th>")
+        head.append(f"<th>{n} {before}</th><th>{n} {after}</th><th>{n} Δ</th>")
     ranked = bool(report["ranking"])
     if ranked:
         head.append("<th>group</th><th>rank</th><th>pick score</th>")

@@ -16,6 +16,12 @@ from typing import Any
 
 __all__ = ["build_report", "metric_info", "improvement"]
 
+_LABELS = {
+    "run": {"before": "before", "after": "after"},
+    "score": {"before": "reference", "after": "image"},
+    "pick": {"before": "before", "after": "value"},
+}
+
 # deltas smaller than this (relative to the larger magnitude) count as unchanged
 _UNCHANGED = 1e-9
 
@@ -145,10 +151,13 @@ def build_report(manifest: Mapping[str, Any]) -> dict[str, Any]:
             }
         )
     metrics = [metric_info(n) for n in names]
+    kind = str(manifest.get("kind", "run"))
     statuses = [r["status"] for r in rows]
     return {
-        "kind": manifest.get("kind", "run"),
-        "title": manifest.get("title") or f"enhance {manifest.get('kind', 'run')} report",
+        "kind": kind,
+        "title": manifest.get("title") or f"enhance {kind} report",
+        # what "before" and "after" mean for this kind of report, for column headings
+        "labels": _LABELS.get(kind, _LABELS["run"]),
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "enhance_version": manifest.get("enhance_version", __version__),
         "pipeline": manifest.get("pipeline"),
