@@ -69,9 +69,9 @@ def _analysis_luma(x: torch.Tensor) -> tuple[torch.Tensor, int]:
     return (F.avg_pool2d(y, factor) if factor > 1 else y), factor
 
 
-def _window(height: int, width: int, factor: int) -> int:
-    """Crop side in analysis pixels."""
-    side = min(CROP_SIDE, height * factor, width * factor)
+def _window(height: int, width: int, factor: int, side: float | None) -> int:
+    """Crop side in analysis pixels, from ``side`` in image pixels (default CROP_SIDE)."""
+    side = min(CROP_SIDE if side is None else side, height * factor, width * factor)
     return max(1, min(height, width, round(side / factor)))
 
 
@@ -87,18 +87,19 @@ def _best(score: torch.Tensor, window: int, height: int, width: int) -> Box:
     return Box(left / width, top / height, window / width, window / height)
 
 
-def texture_region(x: torch.Tensor) -> Box:
-    """The crop-sized window of ``[C,H,W]`` planes with the most gradient energy."""
+def texture_region(x: torch.Tensor, side: float | None = None) -> Box:
+    """The ``side``-pixel window of ``[C,H,W]`` planes with the most gradient energy."""
     from ..metrics.sharpness import gradient_energy
 
     y, factor = _analysis_luma(x)
     h, w = y.shape[-2:]
     energy = gradient_energy(y[0]).unsqueeze(0).unsqueeze(0)
-    return _best(energy, _window(h, w, factor), h, w)
+    return _best(energy, _window(h, w, factor, side), h, w)
 
 
-def banded_region(x: torch.Tensor) -> tuple[Box, str]:
-    """The crop-sized window of ``[C,H,W]`` planes where banding is most visible, and how it was found."""
+def banded_region(x: torch.Tensor, side: float | None = None) -> tuple[Box, str]:
+    """The ``side``-pixel window of ``[C,H,W]`` planes where banding is most visible, and how it
+    was found."""
     import torch.nn.functional as F
 
     try:
@@ -109,13 +110,13 @@ def banded_region(x: torch.Tensor) -> tuple[Box, str]:
         visibility = banding_map(x).float()[None, None]
         vh, vw = visibility.shape[-2:]
         factor = max(1.0, x.shape[-2] / vh)
-        window = max(1, min(vh, vw, round(min(CROP_SIDE, x.shape[-2], x.shape[-1]) / factor)))
+        window = max(1, min(vh, vw, round(min(side or CROP_SIDE, x.shape[-2], x.shape[-1]) / factor)))
         return _best(visibility, window, vh, vw), "banding map"
     from ..metrics.sharpness import gradient_energy
 
     y, factor = _analysis_luma(x)
     h, w = y.shape[-2:]
-    window = _window(h, w, factor)
+    window = _window(h, w, factor, side)
     fine = gradient_energy(y[0]).sqrt()[None, None]
     stride = max(1, window // 2)
     # brightness spread across the window from its coarse mean and mean square
@@ -150,8 +151,12 @@ def _cut(x: torch.Tensor, box: Box) -> torch.Tensor:
 def crop_pair(after: torch.Tensor, before: torch.Tensor | None = None) -> list[Crop]:
     """Crops of the highest-texture region (found on ``after``) and the most-banded region (found
     on ``before`` when given, else on ``after``), cut from both images."""
-    boxes = [("most texture", texture_region(after))]
-    box, how = banded_region(before if before is not None else after)
+    side = min(CROP_SIDE, after.shape[-2], after.shape[-1])  # in "after" pixels
+    boxes = [("most texture", texture_region(after, side))]
+    if before is not None:
+        box, how = banded_region(before, side * before.shape[-2] / after.shape[-2])
+    else:
+        box, how = banded_region(after, side)
     boxes.append((f"most banded ({how})", box))
     return [
         Crop(label, box, _png_data_uri(_cut(after, box)), None if before is None else _png_data_uri(_cut(before, box)))
