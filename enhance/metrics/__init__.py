@@ -5,7 +5,9 @@
 >>> metrics.compute(["psnr_y", "ssim_y"], sr, reference=hr, crop_border=4)
 >>> [m.name for m in metrics.list_metrics("no-reference")]
 
-Names resolve lazily: importing this package does not import torch.
+Names resolve lazily: importing this package does not import torch. No module is named after a
+function it exports (``gradient.py`` holds ``sharpness``, ``naturalness.py`` holds ``niqe``): a
+submodule, once imported, would otherwise shadow the function of the same name here.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ _EXPORTS: dict[str, str] = {
     "default_metrics": "registry",
     "validate_metrics": "registry",
     "compute": "registry",
-    "sharpness": "sharpness",
-    "gradient_energy": "sharpness",
+    "sharpness": "gradient",
+    "gradient_energy": "gradient",
     "entropy": "information",
     "png_bpp": "information",
-    "niqe": "niqe",
+    "niqe": "naturalness",
     "psnr": "fidelity",
     "psnr_y": "fidelity",
     "ssim": "fidelity",

@@ -219,7 +219,7 @@ _builtin(
     "sharpness",
     "no-reference",
     True,
-    "sharpness:sharpness",
+    "gradient:sharpness",
     "RMS luma gradient per picture short side (resolution-normalised: a resampled copy scores the same)",
     scale_invariant=True,
 )
@@ -252,7 +252,7 @@ _builtin(
     "niqe",
     "no-reference",
     False,
-    "niqe:niqe",
+    "naturalness:niqe",
     "NIQE naturalness (MATLAB/basicsr convention, basicsr's pristine model; lower is better)",
     requires="basicsr",
 )

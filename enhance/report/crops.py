@@ -89,7 +89,7 @@ def _best(score: torch.Tensor, window: int, height: int, width: int) -> Box:
 
 def texture_region(x: torch.Tensor, side: float | None = None) -> Box:
     """The ``side``-pixel window of ``[C,H,W]`` planes with the most gradient energy."""
-    from ..metrics.sharpness import gradient_energy
+    from ..metrics.gradient import gradient_energy
 
     y, factor = _analysis_luma(x)
     h, w = y.shape[-2:]
@@ -112,7 +112,7 @@ def banded_region(x: torch.Tensor, side: float | None = None) -> tuple[Box, str]
         factor = max(1.0, x.shape[-2] / vh)
         window = max(1, min(vh, vw, round(min(side or CROP_SIDE, x.shape[-2], x.shape[-1]) / factor)))
         return _best(visibility, window, vh, vw), "banding map"
-    from ..metrics.sharpness import gradient_energy
+    from ..metrics.gradient import gradient_energy
 
     y, factor = _analysis_luma(x)
     h, w = y.shape[-2:]

@@ -81,11 +81,15 @@ def _aggd(blocks: torch.Tensor, grid: tuple[torch.Tensor, torch.Tensor]) -> tupl
     gam, r_gam = grid
     flat = blocks.flatten(1)
     negative, positive = flat < 0, flat > 0
-    left_std = (flat.square() * negative).sum(1).div(negative.sum(1)).sqrt()
-    right_std = (flat.square() * positive).sum(1).div(positive.sum(1)).sqrt()
+    # block statistics are float32 scalars in the reference: round where it does, so the grid
+    # search below lands on the same entry
+    f32 = torch.float32
+    left_std = (flat.square() * negative).sum(1).div(negative.sum(1)).to(f32).sqrt()
+    right_std = (flat.square() * positive).sum(1).div(positive.sum(1)).to(f32).sqrt()
     gammahat = left_std / right_std
-    rhat = flat.abs().mean(1).square() / flat.square().mean(1)
-    rhatnorm = rhat * (gammahat**3 + 1) * (gammahat + 1) / (gammahat**2 + 1).square()
+    rhat = flat.abs().mean(1).to(f32).square() / flat.square().mean(1).to(f32)
+    rhatnorm = (rhat * (gammahat**3 + 1) * (gammahat + 1) / (gammahat**2 + 1).square()).to(blocks.dtype)
+    left_std, right_std = left_std.to(blocks.dtype), right_std.to(blocks.dtype)
     index = _nearest_on_grid(torch.nan_to_num(rhatnorm, nan=0.0), r_gam)
     alpha = torch.where(torch.isnan(rhatnorm), gam[0], gam[index])
     scale = torch.exp(0.5 * (torch.lgamma(1 / alpha) - torch.lgamma(3 / alpha)))
@@ -122,9 +126,10 @@ def _normalize(y: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
     h, w = y.shape
     rows = sum(taps[i] * moments[:, i : i + h, :] for i in range(k))
     local = sum(taps[i] * rows[:, :, i : i + w] for i in range(k))
-    mu, second = local[0], local[1]
+    # the reference's arrays are float32 from here on (scipy accumulates in float64, stores float32)
+    mu, second = local[0].float(), local[1].float()
     sigma = (second - mu.square()).abs().sqrt()
-    return (y - mu) / (sigma + 1)
+    return ((y.float() - mu) / (sigma + 1)).double()
 
 
 def _half(y: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,122 @@
+"""PSNR/SSIM (RGB and Y) in the SR-benchmark convention, against basicsr on the same arrays, and
+the Set14 calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from enhance.errors import InputError
+from enhance.metrics import psnr, psnr_y, ssim, ssim_y
+
+from ..conftest import SET14
+from .images import load_array
+
+#: tolerance of the calibration (acceptance: equal to basicsr within these)
+PSNR_TOL, SSIM_TOL = 0.01, 0.0005
+#: basicsr's figures on these files with MATLAB-bicubic upscaling (GUIDE.md)
+REFERENCE = {2: (30.33, 0.8700), 4: (26.09, 0.7049)}
+
+
+def planes(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float() / 255.0
+
+
+def pairs(scale: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(LR, HR) uint8 RGB arrays of Set14 at ``scale``."""
+    found = sorted(SET14.glob(f"img_*_SRF_{scale}_HR.png"))
+    assert len(found) == 14
+    return [(load_array(hr.with_name(hr.name.replace("_HR", "_LR"))), load_array(hr)) for hr in found]
+
+
+def basicsr_scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float, float]:
+    """basicsr's PSNR-Y/SSIM-Y; it reads BGR arrays (cv2), so give it the channels in that order."""
+    from enhance.compat import import_reference
+
+    metrics = import_reference("basicsr.metrics")
+    bgr_sr, bgr_hr = sr[..., ::-1], hr[..., ::-1]
+    return (
+        metrics.calculate_psnr(bgr_sr, bgr_hr, crop_border=scale, test_y_channel=True),
+        metrics.calculate_ssim(bgr_sr, bgr_hr, crop_border=scale, test_y_channel=True),
+    )
+
+
+def check_against_basicsr(upscaled: list[np.ndarray], hrs: list[np.ndarray], scale: int) -> tuple[float, float]:
+    ours_p, ours_s, ref_p, ref_s = [], [], [], []
+    for sr, hr in zip(upscaled, hrs, strict=True):
+        ours_p.append(psnr_y(planes(sr), planes(hr), crop_border=scale))
+        ours_s.append(ssim_y(planes(sr), planes(hr), crop_border=scale))
+        p, s = basicsr_scores(sr, hr, scale)
+        ref_p.append(p)
+        ref_s.append(s)
+    # per image, and the Set14 means papers report
+    assert np.max(np.abs(np.subtract(ours_p, ref_p))) < PSNR_TOL
+    assert np.max(np.abs(np.subtract(ours_s, ref_s))) < SSIM_TOL
+    return float(np.mean(ours_p)), float(np.mean(ours_s))
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("scale", [2, 4])
+def test_same_arrays_as_basicsr(scale: int) -> None:
+    """The metric alone: upscale with basicsr's own MATLAB imresize, score with ours and basicsr."""
+    from enhance.compat import import_reference
+
+    imresize = import_reference("basicsr.utils.matlab_functions").imresize
+    data = pairs(scale)
+    upscaled = [
+        np.clip(np.round(imresize(lr.astype(np.float32) / 255.0, scale) * 255.0), 0, 255).astype(np.uint8)
+        for lr, _ in data
+    ]
+    mean_psnr, mean_ssim = check_against_basicsr(upscaled, [hr for _, hr in data], scale)
+    assert mean_psnr == pytest.approx(REFERENCE[scale][0], abs=0.005)
+    assert mean_ssim == pytest.approx(REFERENCE[scale][1], abs=0.00005)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("scale", [2, 4])
+def test_set14_calibration_with_our_resize(scale: int) -> None:
+    """Upscaling with the resize op's matlab-bicubic and scoring against HR gives basicsr's figures."""
+    resize_op = pytest.importorskip("enhance.ops.resize")
+    data = pairs(scale)
+    upscaled = []
+    for lr, hr in data:
+        out = resize_op.resize(planes(lr), size=hr.shape[:2], method="matlab-bicubic", scale=scale)
+        upscaled.append((out.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy())
+    mean_psnr, mean_ssim = check_against_basicsr(upscaled, [hr for _, hr in data], scale)
+    assert mean_psnr == pytest.approx(REFERENCE[scale][0], abs=0.005 + PSNR_TOL)
+    assert mean_ssim == pytest.approx(REFERENCE[scale][1], abs=0.00005 + SSIM_TOL)
+
+
+@pytest.mark.shared
+def test_rgb_metrics_match_basicsr_without_y() -> None:
+    from enhance.compat import import_reference
+
+    metrics = import_reference("basicsr.metrics")
+    _, hr = pairs(2)[0]
+    noisy = np.clip(hr.astype(np.int16) + np.random.default_rng(0).integers(-12, 13, hr.shape), 0, 255).astype(np.uint8)
+    assert psnr(planes(noisy), planes(hr), crop_border=2) == pytest.approx(
+        metrics.calculate_psnr(noisy, hr, crop_border=2), abs=1e-6
+    )
+    assert ssim(planes(noisy), planes(hr), crop_border=2) == pytest.approx(
+        metrics.calculate_ssim(noisy, hr, crop_border=2), abs=1e-6
+    )
+
+
+def test_identical_and_mismatched_images() -> None:
+    x = torch.rand(3, 32, 40, generator=torch.Generator().manual_seed(0))
+    assert psnr_y(x, x) == float("inf") and ssim_y(x, x) == pytest.approx(1.0)
+    with pytest.raises(InputError, match="the image is 40x32 but its reference is 40x31"):
+        psnr(x, x[:, :31])
+    with pytest.raises(InputError, match="SSIM needs at least 11x11 pixels after the border crop"):
+        ssim(x, x, crop_border=12)
+    gray = x.mean(0, keepdim=True)
+    assert psnr(gray, gray.expand(3, -1, -1)) == float("inf")
+
+
+@pytest.mark.cuda
+def test_cuda_matches_cpu() -> None:
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.rand(3, 64, 64, generator=g), torch.rand(3, 64, 64, generator=g)
+    for fn in (psnr, psnr_y, ssim, ssim_y):
+        assert fn(x.cuda(), y.cuda(), crop_border=2) == pytest.approx(fn(x, y, crop_border=2), abs=1e-9)
