@@ -91,12 +91,12 @@ def test_run_score_and_pick_reports_in_chromium(tmp_path: Path) -> None:
     with Browser() as browser:
         check_page(browser, tmp_path / "out" / "report.html", images=3 * 2 * 2)
         # sorting: click "sharpness Δ" twice, the column comes back ascending then descending
-        column = browser.evaluate(
-            "Array.from(document.querySelectorAll('#files-table thead th')).findIndex(th => th.textContent === 'sharpness Δ')"
-        )
+        heads = "document.querySelectorAll('#files-table thead th')"
+        column = browser.evaluate(f"Array.from({heads}).findIndex(th => th.textContent === 'sharpness Δ')")
         assert column > 0
-        read = f"Array.from(document.querySelectorAll('#files-table tbody tr')).map(r => Number(r.cells[{column}].dataset.v))"
-        click = f"document.querySelectorAll('#files-table thead th')[{column}].click()"
+        rows = "document.querySelectorAll('#files-table tbody tr')"
+        read = f"Array.from({rows}).map(r => Number(r.cells[{column}].dataset.v))"
+        click = f"{heads}[{column}].click()"
         browser.evaluate(click)
         ascending = browser.evaluate(read)
         browser.evaluate(click)

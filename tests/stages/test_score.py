@@ -39,7 +39,7 @@ def test_unknown_and_full_reference_metrics_are_rejected() -> None:
 
 
 def test_native_rejects_size_dependent_metrics() -> None:
-    with pytest.raises(ConfigError, match="png_bpp depend.* on image size.*use at: output"):
+    with pytest.raises(ConfigError, match=r"png_bpp depend.* on image size.*use at: output"):
         Score(metrics=["sharpness", "png_bpp"], at="native").setup(RunContext())
     Score(metrics=["sharpness", "entropy"], at="native").setup(RunContext())
 
