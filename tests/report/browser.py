@@ -3,6 +3,7 @@ errors and uncaught exceptions, evaluate JavaScript, click. Just enough for the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -49,6 +50,7 @@ class Browser:
         self.events: list[dict[str, Any]] = []
         self._next_id = 0
         self._socket: Any = None
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Browser:
         from websockets.sync.client import connect
@@ -61,14 +63,15 @@ class Browser:
             if pages or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
-        self._socket = connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=self.timeout)
+        self._socket = self._stack.enter_context(
+            connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=self.timeout)
+        )
         for domain in ("Runtime", "Log", "Page"):
             self.call(f"{domain}.enable")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._socket is not None:
-            self._socket.close()
+        self._stack.close()
         self._process.terminate()
         try:
             self._process.wait(timeout=10)
