@@ -1,0 +1,105 @@
+"""``enhance pick``: group candidates, rank them, copy or link the best, ranking in the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("enhance.io")
+
+from typer.testing import CliRunner
+
+from enhance.cli import app
+from enhance.errors import ConfigError
+from enhance.metrics.picking import parse_weights
+
+from ..conftest import KODAK
+from ..metrics.images import gaussian_blur, load_planes, save_planes
+
+runner = CliRunner()
+
+
+def candidates(folder: Path, layout: str = "folder") -> None:
+    """Per prompt: seed0 sharp, seed1 a little blurred, seed2 blurred more."""
+    for prompt, photo in (("lighthouse", "kodim19.png"), ("harbour", "kodim13.png")):
+        x = load_planes(KODAK / photo)[:, 200:296, 200:296]
+        for seed, sigma in enumerate((0.0, 0.8, 2.0)):
+            target = folder / prompt / f"seed{seed}.png" if layout == "folder" else folder / f"{prompt}_seed{seed}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            save_planes(gaussian_blur(x, sigma) if sigma else x, target)
+
+
+def pick(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["pick", *args, "--device", "cpu"])
+
+
+@pytest.mark.shared
+def test_folder_per_prompt_copies_the_sharpest(tmp_path: Path) -> None:
+    candidates(tmp_path / "in")
+    result = pick(str(tmp_path / "in"), "-o", str(tmp_path / "best"))
+    assert result.exit_code == 0, result.output
+    picked = sorted(p.relative_to(tmp_path / "best").as_posix() for p in (tmp_path / "best").rglob("*.png"))
+    assert picked == ["harbour/seed0.png", "lighthouse/seed0.png"]
+    assert (tmp_path / "best" / "harbour" / "seed0.png").read_bytes() == (
+        tmp_path / "in" / "harbour" / "seed0.png"
+    ).read_bytes()
+    report = json.loads((tmp_path / "best" / "report.json").read_text())
+    ranking = {g["group"]: [c["relative"] for c in g["candidates"]] for g in report["ranking"]}
+    assert ranking["lighthouse"] == ["lighthouse/seed0.png", "lighthouse/seed1.png", "lighthouse/seed2.png"]
+    assert "rank" in (tmp_path / "best" / "report.csv").read_text().splitlines()[0]
+
+
+@pytest.mark.shared
+def test_pattern_weights_top_and_links(tmp_path: Path) -> None:
+    candidates(tmp_path / "in", layout="flat")
+    save_planes(load_planes(KODAK / "kodim01.png")[:, :64, :64], tmp_path / "in" / "stray.png")
+    result = pick(
+        str(tmp_path / "in"),
+        "-o",
+        str(tmp_path / "best"),
+        "--group-by",
+        "pattern",
+        "--pattern",
+        r"(.+)_seed\d+",
+        "--weights",
+        "sharpness=1,png_bpp=0.5",
+        "--top",
+        "2",
+        "--link",
+    )
+    assert result.exit_code == 0, result.output
+    links = sorted(p for p in (tmp_path / "best").rglob("*.png"))
+    assert [p.relative_to(tmp_path / "best").as_posix() for p in links] == [
+        "harbour/harbour_seed0.png",
+        "harbour/harbour_seed1.png",
+        "lighthouse/lighthouse_seed0.png",
+        "lighthouse/lighthouse_seed1.png",
+    ]
+    assert all(p.is_symlink() and p.resolve().parent == (tmp_path / "in").resolve() for p in links)
+    report = json.loads((tmp_path / "best" / "report.json").read_text())
+    stray = next(r for r in report["files"] if r["relative"] == "stray.png")
+    assert stray["status"] == "skipped"
+
+
+@pytest.mark.shared
+def test_lower_is_better_metric(tmp_path: Path) -> None:
+    candidates(tmp_path / "in")
+    result = pick(str(tmp_path / "in" / "harbour"), "-o", str(tmp_path / "best"), "--metric", "png_bpp")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "best").rglob("*.png")] == ["seed0.png"]
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    out = str(tmp_path / "out")
+    result = pick(str(tmp_path / "in"), "-o", out, "--metric", "sharpness", "--weights", "entropy=1")
+    assert result.exit_code == 2 and "either --metric or --weights" in result.stderr
+    result = pick(str(tmp_path / "in"), "-o", out, "--metric", "psnr")
+    assert result.exit_code == 2 and "'psnr' is full-reference" in result.stderr
+    result = pick(str(tmp_path / "in"), "-o", out, "--group-by", "pattern")
+    assert result.exit_code == 2
+    with pytest.raises(ConfigError, match="'sharpness' is not NAME=NUMBER"):
+        parse_weights("sharpness")
+    assert parse_weights("sharpness=1, banding=-2") == {"sharpness": 1.0, "banding": -2.0}

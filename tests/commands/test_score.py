@@ -1,0 +1,117 @@
+"""``enhance score``: folders and files, reference pairing, reports, exit codes and messages."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("enhance.io")
+
+from typer.testing import CliRunner
+
+from enhance.cli import app
+from enhance.metrics import psnr_y, sharpness, ssim
+
+from ..conftest import KODAK
+from ..metrics.images import gaussian_blur, load_planes, save_planes
+
+runner = CliRunner()
+
+
+def photo(name: str, size: int = 96):  # type: ignore[no-untyped-def]
+    return load_planes(KODAK / name)[:, 120 : 120 + size, 200 : 200 + size]
+
+
+def score(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["score", *args, "--device", "cpu"])
+
+
+@pytest.mark.shared
+def test_folder_without_reference(tmp_path: Path) -> None:
+    save_planes(photo("kodim01.png"), tmp_path / "in" / "a.png") if (tmp_path / "in").mkdir() is None else None
+    save_planes(gaussian_blur(photo("kodim01.png"), 2.0), tmp_path / "in" / "b.png")
+    result = score(str(tmp_path / "in"), "-o", str(tmp_path / "rep"), "--metrics", "sharpness,entropy")
+    assert result.exit_code == 0, result.output
+    assert "a.png  sharpness=" in result.stdout
+    rows = list(csv.DictReader(open(tmp_path / "rep" / "report.csv", newline="")))
+    assert [r["relative"] for r in rows] == ["a.png", "b.png"]
+    assert float(rows[0]["sharpness_after"]) > float(rows[1]["sharpness_after"])
+    assert rows[0]["sharpness_before"] == "" and rows[0]["input_width"] == "96"
+    data = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert data["kind"] == "score" and (tmp_path / "rep" / "report.html").is_file()
+
+
+@pytest.mark.shared
+def test_reference_pairing_by_path_then_stem(tmp_path: Path) -> None:
+    hr = {"a/x.png": photo("kodim03.png"), "other/y.png": photo("kodim04.png")}
+    for relative, planes in hr.items():
+        (tmp_path / "hr" / relative).parent.mkdir(parents=True, exist_ok=True)
+        save_planes(planes, tmp_path / "hr" / relative)
+    (tmp_path / "sr" / "a").mkdir(parents=True)
+    save_planes(gaussian_blur(hr["a/x.png"], 1.0), tmp_path / "sr" / "a" / "x.png")
+    save_planes(gaussian_blur(hr["other/y.png"], 1.0), tmp_path / "sr" / "y.png")
+    result = score(
+        str(tmp_path / "sr"),
+        "-R",
+        "--reference",
+        str(tmp_path / "hr"),
+        "-o",
+        str(tmp_path / "rep"),
+        "--crop-border",
+        "4",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "rep" / "report.json").read_text())
+    rows = {r["relative"]: r for r in data["files"]}
+    assert rows["y.png"]["reference"].endswith("other/y.png") and rows["a/x.png"]["reference"].endswith("a/x.png")
+    sr, ref = load_planes(tmp_path / "sr" / "a" / "x.png"), load_planes(tmp_path / "hr" / "a" / "x.png")
+    scores = rows["a/x.png"]["scores"]
+    assert scores["psnr_y"]["after"] == pytest.approx(psnr_y(sr, ref, crop_border=4))
+    assert scores["ssim"]["after"] == pytest.approx(ssim(sr, ref, crop_border=4))
+    # no-reference metrics: the reference's value is "before", the file's "after"
+    assert scores["sharpness"]["before"] == pytest.approx(sharpness(ref), rel=1e-5)
+    assert scores["sharpness"]["delta"] < 0
+
+
+@pytest.mark.shared
+def test_missing_reference_fails_that_file_only(tmp_path: Path) -> None:
+    (tmp_path / "sr").mkdir()
+    (tmp_path / "hr").mkdir()
+    save_planes(photo("kodim05.png"), tmp_path / "sr" / "p.png")
+    save_planes(photo("kodim05.png"), tmp_path / "hr" / "p.png")
+    save_planes(photo("kodim06.png"), tmp_path / "sr" / "q.png")
+    result = score(str(tmp_path / "sr"), "--reference", str(tmp_path / "hr"), "-o", str(tmp_path / "rep"))
+    assert result.exit_code == 1
+    assert "failed: q.png: no reference found in" in result.stderr
+    data = json.loads((tmp_path / "rep" / "report.json").read_text())
+    statuses = {r["relative"]: r["status"] for r in data["files"]}
+    assert statuses == {"p.png": "done", "q.png": "failed"}
+    assert data["files"][0]["scores"]["psnr"]["after"] is None  # identical: infinite PSNR is null in JSON
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    save_planes(load_planes_or_noise(), tmp_path / "n.png")
+    result = score(str(tmp_path / "n.png"), "--metrics", "psnr_y", "-o", str(tmp_path / "rep"))
+    assert (
+        result.exit_code == 2 and "psnr_y compare(s) against a reference image: give --reference DIR" in result.stderr
+    )
+    result = score(str(tmp_path / "n.png"), "--metrics", "sharpnes", "-o", str(tmp_path / "rep"))
+    assert result.exit_code == 2 and "unknown metric 'sharpnes'; known metrics: sharpness" in result.stderr
+    result = score(str(tmp_path / "nothing"), "-o", str(tmp_path / "rep"))
+    assert result.exit_code == 2 and "input not found" in result.stderr
+    assert not (tmp_path / "rep").exists()
+
+
+def test_list() -> None:
+    result = runner.invoke(app, ["score", "--list"])
+    assert result.exit_code == 0
+    assert "sharpness" in result.stdout and "full-reference" in result.stdout and "lower is better" in result.stdout
+
+
+def load_planes_or_noise():  # type: ignore[no-untyped-def]
+    import torch
+
+    return torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
