@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 pytest.importorskip("enhance.io")
 
@@ -21,7 +22,7 @@ from ..metrics.images import gaussian_blur, load_planes, save_planes
 runner = CliRunner()
 
 
-def photo(name: str, size: int = 96):  # type: ignore[no-untyped-def]
+def photo(name: str, size: int = 96) -> torch.Tensor:
     return load_planes(KODAK / name)[:, 120 : 120 + size, 200 : 200 + size]
 
 
@@ -31,12 +32,14 @@ def score(*args: str):  # type: ignore[no-untyped-def]
 
 @pytest.mark.shared
 def test_folder_without_reference(tmp_path: Path) -> None:
-    save_planes(photo("kodim01.png"), tmp_path / "in" / "a.png") if (tmp_path / "in").mkdir() is None else None
+    (tmp_path / "in").mkdir()
+    save_planes(photo("kodim01.png"), tmp_path / "in" / "a.png")
     save_planes(gaussian_blur(photo("kodim01.png"), 2.0), tmp_path / "in" / "b.png")
     result = score(str(tmp_path / "in"), "-o", str(tmp_path / "rep"), "--metrics", "sharpness,entropy")
     assert result.exit_code == 0, result.output
     assert "a.png  sharpness=" in result.stdout
-    rows = list(csv.DictReader(open(tmp_path / "rep" / "report.csv", newline="")))
+    with open(tmp_path / "rep" / "report.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
     assert [r["relative"] for r in rows] == ["a.png", "b.png"]
     assert float(rows[0]["sharpness_after"]) > float(rows[1]["sharpness_after"])
     assert rows[0]["sharpness_before"] == "" and rows[0]["input_width"] == "96"
@@ -93,7 +96,7 @@ def test_missing_reference_fails_that_file_only(tmp_path: Path) -> None:
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
-    save_planes(load_planes_or_noise(), tmp_path / "n.png")
+    save_planes(noise(), tmp_path / "n.png")
     result = score(str(tmp_path / "n.png"), "--metrics", "psnr_y", "-o", str(tmp_path / "rep"))
     assert (
         result.exit_code == 2 and "psnr_y compare(s) against a reference image: give --reference DIR" in result.stderr
@@ -111,7 +114,5 @@ def test_list() -> None:
     assert "sharpness" in result.stdout and "full-reference" in result.stdout and "lower is better" in result.stdout
 
 
-def load_planes_or_noise():  # type: ignore[no-untyped-def]
-    import torch
-
+def noise() -> torch.Tensor:
     return torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
