@@ -8,13 +8,7 @@ import torch.nn.functional as F
 
 from enhance.metrics import gradient_energy, sharpness
 
-from .images import gaussian_blur, kodak_crop
-
-
-@pytest.mark.shared
-def test_blur_lowers_sharpness() -> None:
-    x = kodak_crop("kodim05.png", 192)
-    assert sharpness(gaussian_blur(x, 1.5)) < 0.6 * sharpness(x)
+from .images import kodak_crop
 
 
 @pytest.mark.shared
