@@ -108,6 +108,17 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "rep").exists()
 
 
+def test_help_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    for command in ("score", "pick"):
+        code = f"import sys; from enhance.cli import app; sys.argv = ['enhance', '{command}', '--help']\n"
+        code += "try:\n    app()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert out.stdout.strip().endswith("False"), out.stdout
+
+
 def test_list() -> None:
     result = runner.invoke(app, ["score", "--list"])
     assert result.exit_code == 0

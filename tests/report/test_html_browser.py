@@ -17,7 +17,7 @@ pytest.importorskip("enhance.io")
 from typer.testing import CliRunner
 
 from enhance.cli import app
-from enhance.stages import Stage, StageParams, register_stage
+from enhance.stages import Stage, StageParams, registry
 
 from ..conftest import KODAK
 from ..metrics.images import gaussian_blur, load_planes, save_planes
@@ -26,7 +26,6 @@ from .browser import CHROMIUM, Browser
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 
 
-@register_stage
 class UpSharpen(Stage):
     """Test stage: a 2x bicubic upscale with an unsharp mask, so scores change."""
 
@@ -57,7 +56,8 @@ def check_page(browser: Browser, page: Path, images: int) -> None:
 
 
 @pytest.mark.shared
-def test_run_score_and_pick_reports_in_chromium(tmp_path: Path) -> None:
+def test_run_score_and_pick_reports_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry._registered, UpSharpen.name, UpSharpen)  # for this test only
     photos = small_photos(tmp_path / "in")
     config = tmp_path / "pipelines.yaml"
     config.write_text(
