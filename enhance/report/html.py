@@ -265,7 +265,7 @@ def _crops_section(report: dict[str, Any], max_crops: int) -> tuple[str, set[int
     for index, row in enumerate(report["files"]):
         if len(shown) >= max_crops:
             break
-        if row["status"] == "failed":  # skipped files (already done by an earlier run) still have both
+        if row["status"] == "failed" or not row["scores"]:  # skipped-but-scored files (done earlier) count
             continue
         before_path, after_path = _image_paths(row, report["kind"])
         if not after_path or not Path(after_path).is_file():
@@ -298,7 +298,7 @@ def _crops_section(report: dict[str, Any], max_crops: int) -> tuple[str, set[int
         shown.add(index)
     if not articles:
         return "", shown
-    done = sum(1 for r in report["files"] if r["status"] != "failed")
+    done = sum(1 for r in report["files"] if r["status"] != "failed" and r["scores"])
     note = f'<p class="meta">Crops for the first {len(shown)} of {done} images.</p>' if len(shown) < done else ""
     return f'<section id="crops"><h2>Before / after detail</h2>{note}{"".join(articles)}</section>', shown
 
