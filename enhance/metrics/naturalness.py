@@ -124,8 +124,13 @@ def _normalize(y: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
     pad = k // 2
     moments = F.pad(torch.stack([y, y.square()]).unsqueeze(0), (pad, pad, pad, pad), mode="replicate")[0]
     h, w = y.shape
-    rows = sum(taps[i] * moments[:, i : i + h, :] for i in range(k))
-    local = sum(taps[i] * rows[:, :, i : i + w] for i in range(k))
+    weights = taps.tolist()
+    rows = moments[:, :h, :] * weights[0]
+    for i in range(1, k):
+        rows.add_(moments[:, i : i + h, :], alpha=weights[i])
+    local = rows[:, :, :w] * weights[0]
+    for i in range(1, k):
+        local.add_(rows[:, :, i : i + w], alpha=weights[i])
     # the reference's arrays are float32 from here on (scipy accumulates in float64, stores float32)
     mu, second = local[0].float(), local[1].float()
     sigma = (second - mu.square()).abs().sqrt()
