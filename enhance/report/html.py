@@ -315,6 +315,14 @@ def render_html(report: dict[str, Any], *, max_crops: int = MAX_CROP_IMAGES) -> 
         f"{counts['total']} files: {counts['done']} done, {counts['skipped']} skipped, "
         f"{counts['failed']} failed; {counts['scored']} scored"
     )
+    modes = sorted({row["scores_at"]["mode"] for row in report["files"] if isinstance(row.get("scores_at"), dict)})
+    if modes:
+        explained = {
+            "output": "before resampled to the output size",
+            "input": "after resampled to the input size",
+            "native": "each at its own size (resolution-normalised metrics only)",
+        }
+        tally += "<br>Compared " + "; ".join(_e(explained.get(m, m)) for m in modes) + "."
     crops, shown = _crops_section(report, max_crops)
     has_metrics = bool(report["metrics"])
     sections = [
