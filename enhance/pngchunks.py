@@ -55,6 +55,7 @@ def iter_chunks(png: bytes) -> Iterator[tuple[bytes, bytes, int, int]]:
         pos = end
         if kind == b"IEND":
             return
+    raise ValueError("PNG byte stream ends before its IEND chunk")
 
 
 def insert_chunks(png: bytes, chunks: Iterable[bytes]) -> bytes:
