@@ -66,6 +66,7 @@ __all__ = [
     "pil_from_raster",
     "format_for_suffix",
     "suffix_for_format",
+    "atomic_output",
     "atomic_write_bytes",
     "remove_stale_temps",
 ]
@@ -566,7 +567,7 @@ def write(
         raise ValueError(f"bit_depth must be 8, 16 or None (as the source), got {bit_depth!r}")
     _check_depth(fmt, depth, path)
     _check_not_source(image.meta.source, path, overwrite_source)
-    raster = from_image(image, bit_depth=depth, dither=dither and depth == 8, seed=seed)
+    raster = from_image(image, bit_depth=depth, dither=dither, seed=seed)
     return encode(
         raster,
         path,
@@ -784,32 +785,40 @@ def _check_not_source(source: Path | None, path: Path, allowed: bool) -> None:
         )
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a new temporary file beside ``path`` to write; on success it is synced and renamed over
+    ``path``, so readers see the old file or the new one, never a partial one.
 
-    Readers see the old file or the new one, never a partial one; on any error (Ctrl-C included)
-    the temporary file is removed and ``path`` is left as it was. Parent folders are created.
+    On any error in the block (Ctrl-C included) the temporary file is removed and ``path`` is left
+    as it was. Parent folders are created. The temporary name is hidden and contains
+    :data:`TEMP_MARKER`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_MARKER}")
         try:
-            # 0o666 and O_EXCL: the umask decides the permissions, as for any new file
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            # O_EXCL: never reuse someone's file; mode 0o666: the umask decides, as for any new file
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             break
         except FileExistsError:
             continue
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield temp
+        with open(temp, "rb+") as handle:
+            os.fsync(handle.fileno())  # the data is on disk before the name points at it
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_output`)."""
+    with atomic_output(path) as temp:
+        temp.write_bytes(data)
 
 
 def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
@@ -818,7 +827,7 @@ def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
     Only call it when no other enhance process is writing into ``folder``.
     """
     removed = []
-    for temp in Path(folder).rglob(f"*{TEMP_MARKER}"):
+    for temp in Path(folder).rglob(f"*{TEMP_MARKER}*"):
         if temp.is_file():
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()

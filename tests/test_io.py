@@ -501,9 +501,31 @@ def test_written_file_follows_umask_and_stale_temps_are_removed(tmp_path):
     assert out.exists() and (out.stat().st_mode & 0o777) == 0o644
     assert leftovers(out.parent) == []
     stale = out.parent / f".o.png.deadbeef{eio.TEMP_MARKER}"
+    other = tmp_path / f"x.png{eio.TEMP_MARKER}-crash"
     stale.write_bytes(b"partial")
-    assert eio.remove_stale_temps(tmp_path) == [stale]
-    assert out.exists() and not stale.exists()
+    other.write_bytes(b"partial")
+    assert sorted(eio.remove_stale_temps(tmp_path)) == sorted([stale, other])
+    assert out.exists() and not stale.exists() and not other.exists()
+
+
+def test_atomic_output_replaces_on_success_and_cleans_up_on_error(tmp_path):
+    target = tmp_path / "manifest.json"
+    with eio.atomic_output(target) as temp:
+        assert eio.TEMP_MARKER in temp.name and temp.parent == tmp_path and temp.name.startswith(".")
+        temp.write_text("first")
+        assert not target.exists()  # nothing under the real name until the block succeeds
+    assert target.read_text() == "first"
+    with pytest.raises(ValueError), eio.atomic_output(target) as temp:
+        temp.write_text("half")
+        raise ValueError("serialiser failed")
+    assert target.read_text() == "first"
+    assert leftovers(tmp_path) == []
+
+
+def test_16bit_output_is_never_dithered(tmp_path):
+    array = random_u16(8, 8, 3)
+    image = to_image(Raster(array))
+    np.testing.assert_array_equal(from_image(image, bit_depth=16, dither=True, seed=3).array, array)
 
 
 def test_output_never_overwrites_its_input(tmp_path):
