@@ -21,13 +21,14 @@ TIFF     8, 16 ICC, resolution (no EXIF)          ``parameters`` → ImageDescri
 
 Putting ``parameters`` into the EXIF UserComment (``UNICODE`` + UTF-16BE) is the AUTOMATIC1111
 convention for targets without PNG text; every other text key (ComfyUI's ``prompt`` and
-``workflow``, for instance) is dropped there. Also dropped everywhere: XMP (outside PNG text),
-JPEG comments, EXIF in TIFF output (tifffile, the TIFF writer, has no EXIF directory; Pillow's
-compressed TIFF writer fails on one), and an ICC profile whose colour space no longer matches the pixels (a GRAY profile
-on RGB output). JPEG has no alpha: transparent pixels are composited onto white (straight alpha,
-in the sRGB-encoded values, as browsers display them); keep PNG, WebP or TIFF to keep alpha.
-16-bit output is PNG or TIFF only; 16-bit gray+alpha is written as RGBA (OpenCV has no
-two-channel PNG writer, and Pillow cannot read a two-channel 16-bit TIFF back).
+``workflow``, for instance) is dropped there. Also dropped: XMP (outside PNG text), JPEG comments,
+EXIF in TIFF output (tifffile, the TIFF writer, writes no EXIF directory, and Pillow's compressed
+TIFF writer fails on one), PNG text keys that are not valid PNG keywords, and an ICC profile whose
+colour space does not match the pixels (an RGB profile on gray output). JPEG has no alpha:
+transparent pixels are composited onto white (straight alpha, in the sRGB-encoded values, as
+browsers display them); keep PNG, WebP or TIFF to keep alpha. 16-bit output is PNG or TIFF only;
+16-bit gray+alpha is written as RGBA (OpenCV has no two-channel PNG writer, and Pillow cannot read
+a two-channel 16-bit TIFF back).
 
 Outputs are written to a temporary file beside the target (its name ends with
 :data:`TEMP_MARKER`) and renamed over it, so a crash or Ctrl-C never leaves a partial image, and
@@ -227,11 +228,11 @@ def _unidentified(name: str, data: bytes) -> str:
     if head[4:8] == b"ftyp":
         return f"{name}: HEIF/AVIF images are not supported (enhance reads PNG, JPEG, WebP and TIFF); convert it first"
     magic = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
-    for prefix, fmt in magic.items():
-        if head.startswith(prefix) or (fmt == "TIFF" and head[:4] in (b"II*\x00", b"MM\x00*")):
-            return f"{name}: {fmt} header is truncated, corrupt or a variant that cannot be decoded; re-export it"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return f"{name}: WebP header is truncated, corrupt or a variant that cannot be decoded; re-export it"
+    fmt = next((f for prefix, f in magic.items() if head.startswith(prefix)), None)
+    if fmt is None and head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        fmt = "WebP"
+    if fmt is not None:
+        return f"{name}: {fmt} header is truncated, corrupt or a variant that cannot be decoded; re-export it"
     sample = data[:1024]
     text = sample.decode("utf-8", errors="replace")
     if b"\x00" not in sample and sum(c.isprintable() or c in "\r\n\t" for c in text) >= 0.95 * len(text):
