@@ -58,7 +58,9 @@ def main() -> None:
 
 @app.command()
 def run(
-    inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders.", show_default=False, metavar="INPUT...")],
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Image files and/or folders.", show_default=False, metavar="INPUT...")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder; mirrors the input tree.")],
     pipeline: Annotated[str, typer.Option("--pipeline", "-p", help="Pipeline name in the pipelines file.")] = (
         "restore-4k"
@@ -85,7 +87,7 @@ def run(
     """Run a pipeline over files and folders: writes outputs, manifest.json (and reports when scored)."""
     import time
 
-    from .batch import discover, plan_jobs, run_batch
+    from .batch import collect_jobs, run_batch
     from .config import default_config_path
     from .pipeline import Pipeline
 
@@ -93,8 +95,7 @@ def run(
         config_path = config or default_config_path()
         pipe = Pipeline.from_yaml(config_path, pipeline, overrides=overrides or (), device=device)
         if dry_run:
-            found = discover(inputs, recursive=recursive, pattern=glob, exclude=output)
-            jobs_planned = plan_jobs(found, output, pipe.output)
+            jobs_planned = collect_jobs(inputs, output, pipe.output, recursive=recursive, pattern=glob)
             typer.echo(f"pipeline '{pipeline}' from {config_path}: {' → '.join(s.name for s in pipe.stages)}")
             for job in jobs_planned:
                 state = "exists, skip" if job.destination.exists() and not overwrite else "to do"
