@@ -7,12 +7,15 @@ imports the module that defines it on first use.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 #: public op name -> module (inside enhance.ops) that defines it
 _EXPORTS: dict[str, str] = {
     "resize": "resize",
     "resize_to": "resize",
+    "target_size": "resize",
     "srgb_to_linear": "color",
     "linear_to_srgb": "color",
     "rgb_to_ycbcr": "color",
@@ -35,3 +38,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+class _OpsPackage(types.ModuleType):
+    """This package's module type: an op keeps its name when its same-named module is imported.
+
+    Importing ``enhance.ops.resize`` (as ``from enhance.ops.resize import target_size`` does)
+    makes Python bind the module to ``enhance.ops.resize``, hiding the op ``resize``; this keeps
+    the op. The module stays reachable through ``sys.modules`` and ``from ... import``.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _OpsPackage
