@@ -17,6 +17,8 @@ Methods:
   pixels weighted by the covered fraction (like OpenCV ``INTER_AREA`` when downscaling). When
   upscaling an output pixel covers part of one input pixel, so the result is nearest-neighbour
   with a blend where an output pixel straddles two inputs (exactly nearest for integer factors).
+  Whole-number factors run torch's ``avg_pool2d`` (down) and ``interpolate(mode="nearest")`` (up),
+  which compute exactly this.
 * ``lanczos``: Lanczos-3 (``sinc(x) sinc(x/3)``), as Pillow ``LANCZOS``.
 * ``bicubic``: Keys cubic with ``a = -0.5``, as Pillow ``BICUBIC`` and torch's
   ``interpolate(mode="bicubic", antialias=True)`` (which it dispatches to).
@@ -120,7 +122,7 @@ def _lanczos3(x: np.ndarray) -> np.ndarray:
     return np.where(np.abs(x) < 3.0, np.sinc(x) * np.sinc(x / 3.0), 0.0)
 
 
-@lru_cache(maxsize=128)
+@lru_cache(maxsize=16)
 def _taps(n_in: int, n_out: int, scale: float, method: str) -> tuple[np.ndarray, np.ndarray]:
     """Input indices and weights ``[n_out, taps]`` resampling one axis from ``n_in`` to ``n_out``.
 
@@ -168,7 +170,7 @@ def _taps(n_in: int, n_out: int, scale: float, method: str) -> tuple[np.ndarray,
     return np.ascontiguousarray(index[:, keep]), np.ascontiguousarray(weight[:, keep])
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=32)
 def _tap_columns(
     n_in: int, n_out: int, scale: float, method: str, device: torch.device
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -185,7 +187,7 @@ def _tap_columns(
 _BLOCK_SPAN = 128
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def _tap_blocks(
     n_in: int, n_out: int, scale: float, method: str, device: torch.device
 ) -> list[tuple[int, int, int, int, torch.Tensor]]:
@@ -273,6 +275,8 @@ def _native(x: torch.Tensor, size: tuple[int, int], method: str, given_scale: bo
         return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
     if method == "area" and in_h % out_h == 0 and in_w % out_w == 0:
         return F.avg_pool2d(x, kernel_size=(in_h // out_h, in_w // out_w))
+    if method == "area" and out_h % in_h == 0 and out_w % in_w == 0:
+        return F.interpolate(x, size=size, mode="nearest")  # whole-number upscale: exactly nearest
     return None
 
 
