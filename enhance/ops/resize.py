@@ -81,7 +81,7 @@ def target_size(
     aspect; both: exactly that size). Computed sides are rounded half up, and are at least 1 px.
     """
     in_h, in_w = (int(s) for s in size)
-    given = {"long_side": long_side, "scale": scale, "width/height": width or height}
+    given = {"long_side": long_side, "scale": scale, "width/height": width if width is not None else height}
     chosen = [name for name, value in given.items() if value is not None]
     if len(chosen) != 1:
         raise ValueError(f"give exactly one of long_side, scale, or width/height (got {', '.join(chosen) or 'none'})")
@@ -93,14 +93,19 @@ def target_size(
     if width is not None and height is not None:
         return int(height), int(width)
     if long_side is not None:
-        long_in = max(in_h, in_w)
-        # integer arithmetic, so 500x333 -> 128 rounds the same on every platform
-        other = lambda n: max(1, (2 * n * long_side + long_in) // (2 * long_in))  # noqa: E731
-        return (long_side, other(in_w)) if in_h >= in_w else (other(in_h), long_side)
+        if in_h >= in_w:
+            return int(long_side), _follow(in_w, long_side, in_h)
+        return _follow(in_h, long_side, in_w), int(long_side)
     if width is not None:
-        return max(1, (2 * in_h * width + in_w) // (2 * in_w)), int(width)
+        return _follow(in_h, width, in_w), int(width)
     assert height is not None
-    return int(height), max(1, (2 * in_w * height + in_h) // (2 * in_h))
+    return int(height), _follow(in_w, height, in_h)
+
+
+def _follow(side: int, new: int, old: int) -> int:
+    """``side * new / old`` rounded half up, at least 1, in integers (exact, so 500x333 to a long
+    side of 128 gives 85 on every platform)."""
+    return max(1, (2 * side * new + old) // (2 * old))
 
 
 # -- tap tables ---------------------------------------------------------------------------------
@@ -265,7 +270,8 @@ def _scales(size: tuple[int, int], in_hw: tuple[int, int], scale: Scale | None) 
 
 
 def _native(x: torch.Tensor, size: tuple[int, int], method: str, given_scale: bool) -> torch.Tensor | None:
-    """torch's own op where it is exactly equivalent and faster, else None."""
+    """torch's own op where it computes the same filter, else None (exactly for ``area``; for
+    ``bicubic`` up to torch's float32 weights, measured < 3e-5)."""
     import torch.nn.functional as F
 
     (in_h, in_w), (out_h, out_w) = x.shape[-2:], size

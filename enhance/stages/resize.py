@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from ..ops.resize import METHODS, Method, target_size
 from .base import Stage, StageParams
@@ -30,7 +30,7 @@ class ResizeParams(StageParams):
     """Parameters of the ``resize`` stage: exactly one target, plus how to resample."""
 
     long_side: PositiveInt | None = Field(None, description="the longer side becomes this many pixels, aspect kept")
-    size: tuple[PositiveInt, PositiveInt] | None = Field(None, description="exact output [width, height]")
+    size: tuple[int, int] | None = Field(None, description="exact output [width, height]")
     scale: float | None = Field(None, gt=0, allow_inf_nan=False, description="multiply both sides by this")
     width: PositiveInt | None = Field(None, description="output width; the height follows the aspect unless given")
     height: PositiveInt | None = Field(None, description="output height; the width follows the aspect unless given")
@@ -39,6 +39,13 @@ class ResizeParams(StageParams):
     only: Literal["always", "down", "up"] = Field(
         "always", description="down: skip images that would grow; up: skip images that would shrink"
     )
+
+    @field_validator("size")
+    @classmethod
+    def _positive_size(cls, size: tuple[int, int] | None) -> tuple[int, int] | None:
+        if size is not None and min(size) < 1:
+            raise ValueError(f"size must be [width, height] with both > 0, got {list(size)}")
+        return size
 
     @model_validator(mode="after")
     def _one_target(self) -> ResizeParams:
