@@ -169,11 +169,8 @@ SIZES = [(100, 120), (167, 200), (500, 601), (1000, 1203), (50, 400)]
 @pytest.mark.parametrize("size", SIZES)
 def test_matches_pillow_float(kodak_crop: torch.Tensor, method: str, size: tuple[int, int]) -> None:
     """Same kernels, centres, support and border handling as Pillow: on 32-bit float planes
-    (mode F, no rounding between passes) the engine agrees to float32 rounding (measured <= 5e-7);
-    ``bicubic`` runs torch's interpolate, whose float32 weights cost up to 2.3e-5."""
-    reference = _pil_float(kodak_crop, size, method)
-    _assert_close(_engine(kodak_crop, size, method), reference, atol=2e-6)
-    _assert_close(resize(kodak_crop, size, method), reference, atol=5e-5)
+    (mode F, no rounding between passes) the results agree to float32 rounding (measured <= 5e-7)."""
+    _assert_close(resize(kodak_crop, size, method), _pil_float(kodak_crop, size, method), atol=2e-6)
 
 
 @pytest.mark.shared
@@ -187,14 +184,6 @@ def test_matches_pillow_8bit(kodak_crop: torch.Tensor, method: str) -> None:
     for size in SIZES:
         ref = torch.from_numpy(np.array(pil.resize(size[::-1], flt))).permute(2, 0, 1).float()
         assert _mad(_to_uint8(resize(src / 255.0, size, method).clamp(0, 1)), ref) < 0.3, size
-
-
-@pytest.mark.shared
-@pytest.mark.parametrize("size", SIZES)
-def test_bicubic_dispatch_to_torch_equals_engine(kodak_crop: torch.Tensor, size: tuple[int, int]) -> None:
-    """``bicubic`` runs torch's antialiased interpolate; it is the same filter as the engine's up to
-    torch computing its weights in float32 (measured <= 2.3e-5, 0.006 grey levels)."""
-    _assert_close(resize(kodak_crop, size, "bicubic"), _engine(kodak_crop, size, "bicubic"), atol=5e-5)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -227,11 +216,13 @@ def test_area_weighs_partly_covered_pixels_by_coverage() -> None:
     _assert_close(resize(x, (1, 2), "area"), expected, atol=1e-7)
 
 
-def test_area_upscale_by_integer_factor_is_nearest() -> None:
+@pytest.mark.parametrize(("fy", "fx"), [(3, 2), (1, 41), (47, 1)])
+def test_area_upscale_by_integer_factor_is_nearest(fy: int, fx: int) -> None:
+    """Exactly nearest, also for factors where torch's ``nearest`` picks the wrong pixel (41, 47)."""
     x = torch.rand(3, 5, 7, generator=torch.Generator().manual_seed(3))
-    expected = x.repeat_interleave(3, dim=-2).repeat_interleave(2, dim=-1)
-    _assert_close(resize(x, (15, 14), "area"), expected, atol=0.0)
-    _assert_close(_engine(x, (15, 14), "area"), expected, atol=1e-6)
+    expected = x.repeat_interleave(fy, dim=-2).repeat_interleave(fx, dim=-1)
+    _assert_close(resize(x, (5 * fy, 7 * fx), "area"), expected, atol=0.0)
+    _assert_close(_engine(x, (5 * fy, 7 * fx), "area"), expected, atol=1e-6)
 
 
 # -- sizes, identity, invariants ------------------------------------------------------------------
@@ -317,6 +308,14 @@ def test_linear_light_keeps_checkerboard_brightness(method: str) -> None:
     board = ((i[:, None] + i[None, :]) % 2).float().expand(3, 64, 64)
     assert resize(board, (32, 32), method).mean().item() == pytest.approx(0.5, abs=1e-5)
     assert resize(board, (32, 32), method, linear_light=True).mean().item() == pytest.approx(0.7354, abs=1e-3)
+
+
+@pytest.mark.parametrize("method", ["bicubic", "lanczos"])
+@pytest.mark.parametrize("size", [(10, 1), (32, 1), (1, 7), (1, 1)])
+def test_one_pixel_wide_outputs_match_pillow(method: str, size: tuple[int, int]) -> None:
+    """Where torch's own antialiased bicubic goes wrong (2.15, CPU: 0.02 to 0.07 off Pillow)."""
+    x = torch.rand(1, 64, 48, generator=torch.Generator().manual_seed(6))
+    _assert_close(resize(x, size, method), _pil_float(x, size, method), atol=2e-6)
 
 
 # -- devices --------------------------------------------------------------------------------------
