@@ -197,6 +197,24 @@ def pipelines_validate(
 # -- enhance stages ----------------------------------------------------------------------------
 
 
+def _type_label(annotation: object) -> str:
+    """A short readable type: ``int``, ``area|lanczos``, ``list[str]``; None is left out."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return "|".join(str(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_label(a) for a in args if a is not type(None))
+    if origin is typing.Annotated:
+        return _type_label(args[0])
+    if origin is not None:
+        inner = ", ".join(_type_label(a) for a in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
+    return getattr(annotation, "__name__", str(annotation).replace("typing.", ""))
+
+
 @app.command("stages")
 def stages_command() -> None:
     """Every stage with its description, parameters and defaults."""
@@ -209,7 +227,7 @@ def stages_command() -> None:
         typer.echo(f"{name}: {stage.description}")
         for field_name, info in stage.Params.model_fields.items():
             default = "required" if info.is_required() else f"default {info.get_default(call_default_factory=True)!r}"
-            kind = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
+            kind = _type_label(info.annotation)
             text = f" — {info.description}" if info.description else ""
             typer.echo(f"  {field_name} ({kind}; {default}){text}")
         typer.echo("")
