@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .config import OutputSpec
     from .pipeline import Pipeline
 
-__all__ = ["MANIFEST_NAME", "BatchResult", "Job", "discover", "plan_jobs", "run_batch"]
+__all__ = ["MANIFEST_NAME", "BatchResult", "Job", "collect_jobs", "discover", "plan_jobs", "run_batch"]
 
 MANIFEST_NAME = "manifest.json"
 
@@ -76,13 +76,15 @@ def discover(
     recursive: bool = False,
     pattern: str | None = None,
     exclude: Path | None = None,
+    skip: Iterable[Path] = (),
 ) -> list[tuple[Path, Path]]:
     """Files to process as (path, path relative to its input root), in a stable order.
 
     A file given directly is taken as is (its relative path is its name). A folder contributes its
     image files (by suffix, case-insensitive), recursively with ``recursive``; ``pattern`` is a
-    glob matched against the relative path and the name. Hidden files, enhance's temp files and
-    anything under ``exclude`` (the output folder) are left out.
+    glob matched against the relative path and the name. Hidden files, enhance's temp files,
+    anything under ``exclude`` (the output folder, when it lies inside an input folder) and the
+    files in ``skip`` (outputs of earlier runs) are left out.
 
     Raises:
         ConfigError: an input does not exist.
@@ -91,6 +93,7 @@ def discover(
 
     suffixes = {s.lower() for s in SUPPORTED_SUFFIXES}
     exclude = exclude.resolve() if exclude is not None else None
+    skip = {p.resolve() for p in skip}
     found: list[tuple[Path, Path]] = []
     for item in map(Path, inputs):
         if item.is_file():
@@ -98,6 +101,8 @@ def discover(
             continue
         if not item.is_dir():
             raise ConfigError(f"{item}: input not found; give existing files or folders")
+        # an output folder that *is* the input folder excludes nothing (the overwrite check guards it)
+        nested_out = exclude if exclude is not None and exclude != item.resolve() else None
         walker = item.rglob("*") if recursive else item.glob("*")
         for path in sorted(walker):
             relative = path.relative_to(item)
@@ -105,7 +110,8 @@ def discover(
                 continue
             if path.suffix.lower() not in suffixes or not path.is_file():
                 continue
-            if exclude is not None and path.resolve().is_relative_to(exclude):
+            resolved = path.resolve()
+            if resolved in skip or (nested_out is not None and resolved.is_relative_to(nested_out)):
                 continue
             if pattern and not (fnmatch.fnmatch(relative.as_posix(), pattern) or fnmatch.fnmatch(path.name, pattern)):
                 continue
@@ -137,6 +143,28 @@ def plan_jobs(found: Iterable[tuple[Path, Path]], out_dir: Path, output: OutputS
     return jobs
 
 
+def collect_jobs(
+    inputs: Sequence[Path | str],
+    out_dir: Path,
+    output: OutputSpec,
+    *,
+    recursive: bool = False,
+    pattern: str | None = None,
+) -> list[Job]:
+    """Discover inputs and plan their outputs, leaving out what earlier runs wrote into ``out_dir``.
+
+    Raises:
+        ConfigError: missing input, an output that would overwrite an input or escape ``out_dir``,
+            or two inputs that would be written to the same output.
+    """
+    earlier = _previous_records(out_dir / MANIFEST_NAME).values()
+    earlier_outputs = [Path(r["output"]) for r in earlier if r.get("output")]
+    found = discover(inputs, recursive=recursive, pattern=pattern, exclude=out_dir, skip=earlier_outputs)
+    jobs = plan_jobs(found, out_dir, output)
+    _check_collisions(jobs)
+    return jobs
+
+
 # -- the run -----------------------------------------------------------------------------------
 
 
@@ -157,14 +185,6 @@ def _previous_records(manifest: Path) -> dict[str, dict[str, Any]]:
         return {r["input"]: r for r in data.get("files", []) if isinstance(r, dict) and "input" in r}
     except (OSError, ValueError, AttributeError):
         return {}
-
-
-def _clean_stale_temps(out_dir: Path) -> None:
-    from .io import TEMP_MARKER
-
-    for stale in out_dir.rglob(f"*{TEMP_MARKER}*"):
-        if stale.is_file():
-            stale.unlink(missing_ok=True)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -262,17 +282,15 @@ def run_batch(
     Returns:
         The records (also written to ``out_dir/manifest.json``) and counts.
     """
-    from .io import decode, encode
+    from .io import decode, encode, remove_stale_temps
     from .pipeline import encode_options
 
     out_dir = Path(out_dir)
-    found = discover(inputs, recursive=recursive, pattern=pattern, exclude=out_dir)
-    planned = plan_jobs(found, out_dir, pipeline.output)
-    _check_collisions(planned)
+    planned = collect_jobs(inputs, out_dir, pipeline.output, recursive=recursive, pattern=pattern)
     base = pipeline.setup()  # ConfigError here: nothing processed, nothing written
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    _clean_stale_temps(out_dir)
+    remove_stale_temps(out_dir)
     manifest_path = out_dir / MANIFEST_NAME
     previous = _previous_records(manifest_path)
     result = BatchResult(manifest_path=manifest_path)

@@ -61,7 +61,9 @@ def main() -> None:
 
 @app.command()
 def run(
-    inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders.", show_default=False, metavar="INPUT...")],
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Image files and/or folders.", show_default=False, metavar="INPUT...")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder; mirrors the input tree.")],
     pipeline: Annotated[str, typer.Option("--pipeline", "-p", help="Pipeline name in the pipelines file.")] = (
         "restore-4k"
@@ -88,7 +90,7 @@ def run(
     """Run a pipeline over files and folders: writes outputs, manifest.json (and reports when scored)."""
     import time
 
-    from .batch import discover, plan_jobs, run_batch
+    from .batch import collect_jobs, run_batch
     from .config import default_config_path
     from .pipeline import Pipeline
 
@@ -96,8 +98,7 @@ def run(
         config_path = config or default_config_path()
         pipe = Pipeline.from_yaml(config_path, pipeline, overrides=overrides or (), device=device)
         if dry_run:
-            found = discover(inputs, recursive=recursive, pattern=glob, exclude=output)
-            jobs_planned = plan_jobs(found, output, pipe.output)
+            jobs_planned = collect_jobs(inputs, output, pipe.output, recursive=recursive, pattern=glob)
             typer.echo(f"pipeline '{pipeline}' from {config_path}: {' → '.join(s.name for s in pipe.stages)}")
             for job in jobs_planned:
                 state = "exists, skip" if job.destination.exists() and not overwrite else "to do"
@@ -199,6 +200,24 @@ def pipelines_validate(
 # -- enhance stages ----------------------------------------------------------------------------
 
 
+def _type_label(annotation: object) -> str:
+    """A short readable type: ``int``, ``area|lanczos``, ``list[str]``; None is left out."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return "|".join(str(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_label(a) for a in args if a is not type(None))
+    if origin is typing.Annotated:
+        return _type_label(args[0])
+    if origin is not None:
+        inner = ", ".join(_type_label(a) for a in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
+    return getattr(annotation, "__name__", str(annotation).replace("typing.", ""))
+
+
 @app.command("stages")
 def stages_command() -> None:
     """Every stage with its description, parameters and defaults."""
@@ -211,7 +230,7 @@ def stages_command() -> None:
         typer.echo(f"{name}: {stage.description}")
         for field_name, info in stage.Params.model_fields.items():
             default = "required" if info.is_required() else f"default {info.get_default(call_default_factory=True)!r}"
-            kind = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
+            kind = _type_label(info.annotation)
             text = f" — {info.description}" if info.description else ""
             typer.echo(f"  {field_name} ({kind}; {default}){text}")
         typer.echo("")

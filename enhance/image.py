@@ -163,7 +163,9 @@ def from_image(image: Image, *, bit_depth: int = 8, dither: bool = False, seed: 
     """Quantize on the image's device and download once: the inverse of :func:`to_image`.
 
     ``dither`` adds triangular (TPDF) noise of one code value before rounding, so smooth float
-    gradients do not come back as bands in 8 bits; it is seeded, so the result is repeatable.
+    gradients do not come back as bands in 8 bits; it is seeded, so the result is repeatable. It
+    applies to 8-bit output only: 16-bit steps are far below visibility, and a 16-bit source must
+    come back exactly.
     """
     import torch
 
@@ -171,7 +173,7 @@ def from_image(image: Image, *, bit_depth: int = 8, dither: bool = False, seed: 
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
     levels = 255.0 if bit_depth == 8 else 65535.0
     planes = image.rgba().clamp(0.0, 1.0) * levels
-    if dither:
+    if dither and bit_depth == 8:
         # colour planes only: alpha is exact coverage, and opaque must stay exactly opaque
         colour = image.channels
         generator = torch.Generator(device=planes.device).manual_seed(seed)

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from enhance.io import TEMP_MARKER
-from enhance.stages.resize import Resize
 from PIL import Image as PILImage
 
 from enhance.batch import MANIFEST_NAME, run_batch
 from enhance.config import OutputSpec
 from enhance.errors import ConfigError
+from enhance.io import TEMP_MARKER
 from enhance.pipeline import Pipeline
 from enhance.stages import Stage, StageParams, register_stage
+from enhance.stages.resize import Resize
 
 
 def make_images(folder: Path, count: int = 3, size: tuple[int, int] = (48, 32)) -> list[Path]:

@@ -132,7 +132,7 @@ def test_override_errors_are_specific(tmp_path: Path) -> None:
         apply_overrides(raw, ["resize.long_side=2"], where="pipeline 'p'")
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         apply_overrides(raw, ["factor"], where="pipeline 'p'")
-    with pytest.raises(ConfigError, match="stages 1..2, not 5"):
+    with pytest.raises(ConfigError, match=r"stages 1\.\.2, not 5"):
         apply_overrides(raw, ["5.factor=1"], where="pipeline 'p'")
 
 

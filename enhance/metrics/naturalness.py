@@ -138,14 +138,10 @@ def _normalize(y: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
 
 
 def _half(y: torch.Tensor) -> torch.Tensor:
-    """MATLAB ``imresize(y, 0.5)`` (antialiased bicubic) of ``[H,W]`` values in [0,1]."""
-    try:
-        from ..ops.resize import resize
-    except ImportError:  # before the resize op: basicsr's own MATLAB port (CPU)
-        from ..compat import import_reference
+    """MATLAB ``imresize(y, 0.5)`` (antialiased bicubic) of ``[H,W]`` values in [0,1], in float32
+    like the reference."""
+    from ..ops.resampling import resize
 
-        imresize = import_reference("basicsr.utils.matlab_functions").imresize
-        return imresize(y.float().cpu(), 0.5).to(y.device, y.dtype)
     h, w = y.shape
     return resize(y[None].float(), size=(h // 2, w // 2), method="matlab-bicubic", scale=0.5)[0].to(y.dtype)
 

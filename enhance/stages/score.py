@@ -125,16 +125,10 @@ def _finite(value: float) -> float | None:
 
 def _resample(x: torch.Tensor, size: Any) -> torch.Tensor:
     """``x`` resized to ``size`` (h, w): bicubic when enlarging, area averaging when reducing."""
+    from ..ops.resampling import resize
+
     h, w = int(size[0]), int(size[1])
     if tuple(x.shape[-2:]) == (h, w):
         return x
     method = "bicubic" if h * w > x.shape[-2] * x.shape[-1] else "area"
-    try:
-        from ..ops.resize import resize
-    except ImportError:  # builds without the resize op: torch's own resamplers
-        import torch.nn.functional as F
-
-        if method == "area":
-            return F.interpolate(x[None], size=(h, w), mode="area")[0]
-        return F.interpolate(x[None], size=(h, w), mode="bicubic", align_corners=False)[0].clamp(0, 1)
     return resize(x, size=(h, w), method=method).clamp(0, 1)

@@ -6,9 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("enhance.io")
-
 from typer.testing import CliRunner
 
 from enhance.cli import app

@@ -8,9 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
-pytest.importorskip("enhance.io")
-
 from typer.testing import CliRunner
 
 from enhance.cli import app

@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch.nn.functional as F
-
-pytest.importorskip("enhance.io")
-
 from typer.testing import CliRunner
 
 from enhance.cli import app

@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 
-pytest.importorskip("enhance.io")
-
 from enhance.report import REPORT_NAMES, write_reports
 from enhance.report.crops import banded_region, crop_pair, texture_region
 from enhance.report.model import build_report
