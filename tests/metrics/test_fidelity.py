@@ -59,24 +59,24 @@ def check_against_basicsr(upscaled: list[np.ndarray], hrs: list[np.ndarray], sca
 @pytest.mark.shared
 @pytest.mark.parametrize("scale", [2, 4])
 def test_same_arrays_as_basicsr(scale: int) -> None:
-    """The metric alone: upscale with basicsr's own MATLAB imresize, score with ours and basicsr."""
+    """The metric alone, without our resize op: upscale with basicsr's own MATLAB imresize (slow,
+    so five of the fourteen images), score with ours and with basicsr."""
     from enhance.compat import import_reference
 
     imresize = import_reference("basicsr.utils.matlab_functions").imresize
-    data = pairs(scale)
+    data = pairs(scale)[:5]
     upscaled = [
         np.clip(np.round(imresize(lr.astype(np.float32) / 255.0, scale) * 255.0), 0, 255).astype(np.uint8)
         for lr, _ in data
     ]
-    mean_psnr, mean_ssim = check_against_basicsr(upscaled, [hr for _, hr in data], scale)
-    assert mean_psnr == pytest.approx(REFERENCE[scale][0], abs=0.005)
-    assert mean_ssim == pytest.approx(REFERENCE[scale][1], abs=0.00005)
+    check_against_basicsr(upscaled, [hr for _, hr in data], scale)
 
 
 @pytest.mark.shared
 @pytest.mark.parametrize("scale", [2, 4])
 def test_set14_calibration_with_our_resize(scale: int) -> None:
-    """Upscaling with the resize op's matlab-bicubic and scoring against HR gives basicsr's figures."""
+    """Acceptance: upscaling Set14 LR with the resize op's matlab-bicubic and scoring against HR
+    gives basicsr's figures on the same arrays, per image, and the published means."""
     from enhance.ops import resize
 
     data = pairs(scale)
@@ -85,8 +85,9 @@ def test_set14_calibration_with_our_resize(scale: int) -> None:
         out = resize(planes(lr), size=hr.shape[:2], method="matlab-bicubic", scale=scale)
         upscaled.append((out.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy())
     mean_psnr, mean_ssim = check_against_basicsr(upscaled, [hr for _, hr in data], scale)
-    assert mean_psnr == pytest.approx(REFERENCE[scale][0], abs=0.005 + PSNR_TOL)
-    assert mean_ssim == pytest.approx(REFERENCE[scale][1], abs=0.00005 + SSIM_TOL)
+    # GUIDE.md's figures are given to 0.01 dB / 0.0001
+    assert mean_psnr == pytest.approx(REFERENCE[scale][0], abs=0.005)
+    assert mean_ssim == pytest.approx(REFERENCE[scale][1], abs=0.00005)
 
 
 @pytest.mark.shared
