@@ -52,7 +52,8 @@ def png_bpp(x: Image | torch.Tensor, *, compress_level: int = PNG_COMPRESS_LEVEL
     the "bigger file, more detail" figure users watch, per pixel. It depends on image size (a
     plain upscale spreads the same detail over more pixels), so compare images at one size.
 
-    For speed the rows are encoded in independent strips of :data:`PNG_STRIP_ROWS` rows on all
+    The image is quantized on its own device and only the bytes come to the CPU. For speed the
+    rows are encoded in independent strips of :data:`PNG_STRIP_ROWS` rows on all
     CPU cores (deflate's 32 KiB window spans only a few rows, so this costs about 0.1% in size);
     the container bytes of the extra strips are not counted.
     """

@@ -52,7 +52,7 @@ class Metric:
         higher_is_better: the direction in which the metric improves.
         fn: ``"module:function"`` of the implementation (imported on first use).
         description: one line for ``enhance score --list`` and the report.
-        devices: device types it computes on; other devices' images are moved there first.
+        devices: device types it takes images on; other devices' images are moved to the first.
         scale_invariant: whether values of the same scene at different sizes are comparable
             (resolution-normalised); size-dependent metrics are compared at a common size.
         requires: the module that must be importable besides enhance (e.g. ``basicsr``), if any.
@@ -244,8 +244,7 @@ _builtin(
     "no-reference",
     True,
     "information:png_bpp",
-    "bits per pixel of a lossless 8-bit PNG encode (Pillow, level 6): file size tracks detail",
-    devices=("cpu",),
+    "bits per pixel of a lossless 8-bit PNG encode (Pillow, level 6, on CPU cores): file size tracks detail",
     unit="bits/px",
 )
 _builtin(
