@@ -108,26 +108,40 @@ def _verdict_class(delta: float | None, higher_is_better: bool, scale: float | N
     return {1: "better", -1: "worse", 0: ""}[improvement(delta, higher_is_better, scale or 0.0)]
 
 
+def _compared(report: dict[str, Any]) -> bool:
+    """Whether any metric has a "before" (a run, or scores against references)."""
+    return any(s["before_mean"] is not None for s in report["summary"].values())
+
+
 def _summary_table(report: dict[str, Any]) -> str:
+    compared = _compared(report)
+    before, after = report["labels"]["before"], report["labels"]["after"]
+    if compared:
+        head = (
+            f"<tr><th>metric</th><th>direction</th><th>mean {before}</th><th>mean {after}</th><th>mean Δ</th>"
+            "<th>median Δ</th><th>improved</th><th>worse</th><th>unchanged</th></tr>"
+        )
+    else:
+        head = f"<tr><th>metric</th><th>direction</th><th>mean {after}</th><th>lowest</th><th>highest</th></tr>"
     rows = []
     for info in report["metrics"]:
         s = report["summary"][info["name"]]
         direction = "higher is better" if info["higher_is_better"] else "lower is better"
         unit = f" ({_e(info['unit'])})" if info["unit"] else ""
-        rows.append(
-            f'<tr><td title="{_e(info["description"])}">{_e(info["name"])}{unit}</td><td class="text">{direction}</td>'
-            + _num_cell(s["before_mean"])
-            + _num_cell(s["after_mean"])
-            + _num_cell(s["delta_mean"], _verdict_class(s["delta_mean"], info["higher_is_better"], s["after_mean"]))
-            + _num_cell(s["delta_median"])
-            + f'<td class="better">{s["improved"]}</td><td class="worse">{s["worse"]}</td>'
-            + f"<td>{s['unchanged']}</td></tr>"
-        )
-    before, after = report["labels"]["before"], report["labels"]["after"]
-    head = (
-        f"<tr><th>metric</th><th>direction</th><th>mean {before}</th><th>mean {after}</th><th>mean Δ</th>"
-        "<th>median Δ</th><th>improved</th><th>worse</th><th>unchanged</th></tr>"
-    )
+        cells = f'<td title="{_e(info["description"])}">{_e(info["name"])}{unit}</td><td class="text">{direction}</td>'
+        if compared:
+            verdict = _verdict_class(s["delta_mean"], info["higher_is_better"], s["after_mean"])
+            cells += (
+                _num_cell(s["before_mean"])
+                + _num_cell(s["after_mean"])
+                + _num_cell(s["delta_mean"], verdict)
+                + _num_cell(s["delta_median"])
+                + f'<td class="better">{s["improved"]}</td><td class="worse">{s["worse"]}</td>'
+                + f"<td>{s['unchanged']}</td>"
+            )
+        else:
+            cells += _num_cell(s["after_mean"]) + _num_cell(s["after_min"]) + _num_cell(s["after_max"])
+        rows.append(f"<tr>{cells}</tr>")
     return f'<table id="summary-table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
@@ -198,9 +212,10 @@ def _plots(report: dict[str, Any]) -> str:
 def _files_table(report: dict[str, Any], crops_for: set[int]) -> str:
     head = ["<th>file</th><th>status</th>"]
     before, after = report["labels"]["before"], report["labels"]["after"]
+    compared = _compared(report)
     for info in report["metrics"]:
         n = _e(info["name"])
-        head.append(f"<th>{n} {before}</th><th>{n} {after}</th><th>{n} Δ</th>")
+        head.append(f"<th>{n} {before}</th><th>{n} {after}</th><th>{n} Δ</th>" if compared else f"<th>{n}</th>")
     ranked = bool(report["ranking"])
     if ranked:
         head.append("<th>group</th><th>rank</th><th>pick score</th>")
@@ -216,6 +231,9 @@ def _files_table(report: dict[str, Any], crops_for: set[int]) -> str:
         ]
         for info in report["metrics"]:
             entry = row["scores"].get(info["name"], {})
+            if not compared:
+                cells.append(_num_cell(entry.get("after")))
+                continue
             cells.append(_num_cell(entry.get("before")))
             cells.append(_num_cell(entry.get("after")))
             verdict = _verdict_class(entry.get("delta"), info["higher_is_better"], entry.get("after"))
@@ -285,7 +303,8 @@ def _crops_section(report: dict[str, Any], max_crops: int) -> tuple[str, set[int
         blocks = []
         for crop in crops:
             figures = []
-            for which, uri in (("before", crop.before), ("after", crop.after)):
+            captions = ("before", "after") if report["kind"] == "run" else ("reference", "image")
+            for which, uri in zip(captions, (crop.before, crop.after), strict=True):
                 if uri is not None:
                     alt = f"{which}: {_e(crop.label)}"
                     figures.append(f'<figure><img src="{uri}" alt="{alt}"><figcaption>{which}</figcaption></figure>')

@@ -89,6 +89,8 @@ def _summary(rows: list[dict[str, Any]], metrics: list[dict[str, Any]]) -> dict[
             "count": len(entries),
             "before_mean": _mean(befores),
             "after_mean": _mean(afters),
+            "after_min": min(afters) if afters else None,
+            "after_max": max(afters) if afters else None,
             "delta_mean": _mean(deltas),
             "delta_median": statistics.median(deltas) if deltas else None,
             "improved": verdicts.count(1),
@@ -173,4 +175,5 @@ def build_report(manifest: Mapping[str, Any]) -> dict[str, Any]:
         "summary": _summary(rows, metrics),
         "files": rows,
         "ranking": _ranking(rows),
+        "ranked_by": manifest.get("ranking") if isinstance(manifest.get("ranking"), str) else None,
     }
