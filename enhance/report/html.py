@@ -262,7 +262,8 @@ def _ranking(report: dict[str, Any]) -> str:
             cls = ' class="picked"' if c["picked"] else ""
             items.append(f"<li{cls}>{_e(c['relative'])} — score {_fmt(c['score'])}{mark}{where}</li>")
         blocks.append(f"<h3>{_e(group['group'])}</h3><ol>{''.join(items)}</ol>")
-    return '<section id="ranking"><h2>Ranking</h2>' + "".join(blocks) + "</section>"
+    rule = f'<p class="meta">Ranked by {_e(report["ranked_by"])}.</p>' if report.get("ranked_by") else ""
+    return '<section id="ranking"><h2>Ranking</h2>' + rule + "".join(blocks) + "</section>"
 
 
 def _image_paths(row: dict[str, Any], kind: str) -> tuple[str | None, str | None]:
@@ -344,10 +345,11 @@ def render_html(report: dict[str, Any], *, max_crops: int = MAX_CROP_IMAGES) -> 
         tally += "<br>Compared " + "; ".join(_e(explained.get(m, m)) for m in modes) + "."
     crops, shown = _crops_section(report, max_crops)
     has_metrics = bool(report["metrics"])
+    plots_title = "Metric changes over the batch" if _compared(report) else "Metrics over the batch"
     sections = [
         f'<header><h1>{_e(report["title"])}</h1><p class="meta">{" · ".join(meta)}</p><p>{tally}</p></header>',
         f'<section id="summary"><h2>Batch summary</h2>{_summary_table(report)}</section>' if has_metrics else "",
-        f'<section id="plots"><h2>Metric changes over the batch</h2>{_plots(report)}</section>' if has_metrics else "",
+        f'<section id="plots"><h2>{plots_title}</h2>{_plots(report)}</section>' if has_metrics else "",
         f'<section id="files"><h2>Per image</h2><p class="meta">Click a column header to sort.</p>'
         f"{_files_table(report, shown)}</section>",
         _ranking(report),
