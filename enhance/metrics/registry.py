@@ -220,7 +220,7 @@ _builtin(
     "no-reference",
     True,
     "gradient:sharpness",
-    "RMS luma gradient per picture short side (resolution-normalised: a resampled copy scores the same)",
+    "RMS luma gradient per picture short side (resolution-normalised: a plain resize scores about the same)",
     scale_invariant=True,
 )
 _builtin(
