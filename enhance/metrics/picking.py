@@ -156,6 +156,16 @@ def _rank_scores(values: list[dict[str, float | None]], ranking: Ranking) -> lis
     return scores
 
 
+def _unique(destination: Path, taken: set[Path]) -> Path:
+    """``destination``, or ``name-2.ext``, ``name-3.ext``... when this run already wrote it (two
+    candidates of one group with the same file name, from different folders)."""
+    candidate, n = destination, 1
+    while candidate in taken:
+        n += 1
+        candidate = destination.with_name(f"{destination.stem}-{n}{destination.suffix}")
+    return candidate
+
+
 def _place(source: Path, destination: Path, link: bool) -> None:
     from ..io import atomic_output
 
@@ -206,6 +216,7 @@ def pick_best(
     groups, unmatched = group_candidates(found, group_by, pattern)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     records: list[dict[str, Any]] = []
+    placed: set[Path] = set()
     for path, relative in unmatched:
         records.append(_record(path, relative, "skipped", warnings=[f"name does not match --pattern {pattern!r}"]))
 
@@ -239,7 +250,8 @@ def pick_best(
             pick: dict[str, Any] = {"group": group, "rank": rank, "score": scores[index], "picked": rank <= top}
             if rank <= top:
                 path = members[index][0]
-                destination = (root / folder / path.name).resolve()
+                destination = _unique((root / folder / path.name).resolve(), placed)
+                placed.add(destination)
                 if not destination.is_relative_to(root) or destination == path.resolve():
                     raise ConfigError(f"{path}: picking it would write {destination}; choose another -o folder")
                 _place(path, destination, link)

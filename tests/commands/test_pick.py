@@ -88,6 +88,18 @@ def test_lower_is_better_metric(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "best").rglob("*.png")] == ["seed0.png"]
 
 
+@pytest.mark.shared
+def test_same_name_in_one_group_is_kept_apart(tmp_path: Path) -> None:
+    x = load_planes(KODAK / "kodim19.png")[:, 200:264, 200:264]
+    for folder, sigma in (("a", 0.0), ("b", 0.5)):
+        (tmp_path / "in" / folder).mkdir(parents=True)
+        save_planes(gaussian_blur(x, sigma) if sigma else x, tmp_path / "in" / folder / "cat_seed1.png")
+    args = ["--group-by", "pattern", "--pattern", r"(.+)_seed\d+", "--top", "2"]
+    result = pick(str(tmp_path / "in"), "-o", str(tmp_path / "best"), *args)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "best" / "cat").iterdir()) == ["cat_seed1-2.png", "cat_seed1.png"]
+
+
 def test_usage_errors(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     out = str(tmp_path / "out")
