@@ -244,7 +244,7 @@ _builtin(
     "no-reference",
     True,
     "information:png_bpp",
-    "bits per pixel of a lossless 8-bit PNG encode (Pillow, level 6, on CPU cores): file size tracks detail",
+    "bits per pixel of a lossless 8-bit PNG as enhance writes it (Pillow, on CPU cores): file size tracks detail",
     unit="bits/px",
 )
 _builtin(

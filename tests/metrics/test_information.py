@@ -9,8 +9,9 @@ import pytest
 import torch
 from PIL import Image as PILImage
 
+from enhance.io import PNG_COMPRESS_LEVEL
 from enhance.metrics import entropy, png_bpp
-from enhance.metrics.information import PNG_COMPRESS_LEVEL, PNG_STRIP_ROWS
+from enhance.metrics.information import PNG_STRIP_ROWS
 
 from ..conftest import KODAK
 from .images import kodak_crop, load_array
