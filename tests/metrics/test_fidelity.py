@@ -121,4 +121,5 @@ def test_cuda_matches_cpu() -> None:
     g = torch.Generator().manual_seed(2)
     x, y = torch.rand(3, 64, 64, generator=g), torch.rand(3, 64, 64, generator=g)
     for fn in (psnr, psnr_y, ssim, ssim_y):
-        assert fn(x.cuda(), y.cuda(), crop_border=2) == pytest.approx(fn(x, y, crop_border=2), abs=1e-9)
+        # float64 PSNR agrees to rounding; float32 SSIM convolutions differ between cuDNN and the CPU
+        assert fn(x.cuda(), y.cuda(), crop_border=2) == pytest.approx(fn(x, y, crop_border=2), abs=1e-5)
