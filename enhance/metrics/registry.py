@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -81,9 +82,11 @@ class Metric:
         """None when the metric can be used here, else a one-line reason with what to do."""
         if self.requires and importlib.util.find_spec(self.requires) is None:
             return f"metric '{self.name}' needs the Python package '{self.requires}': {_EXTRA_HINT}"
+        if self.module in sys.modules:
+            return None
         try:
             found = importlib.util.find_spec(self.module)
-        except ModuleNotFoundError:
+        except (ModuleNotFoundError, ValueError):  # ValueError: a parent has no import spec
             found = None
         if found is None:
             return f"metric '{self.name}' is not available in this version of enhance ({self.module} is missing)"
