@@ -49,3 +49,8 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("enhance: interrupted; finished outputs are kept, rerun to do the rest", err=True)
         sys.exit(130)
+
+
+from .commands.models import models_app  # noqa: E402  (sub-apps import fail/user_errors from here)
+
+app.add_typer(models_app, name="models")
