@@ -1,7 +1,8 @@
 """``enhance models``: list, fetch, verify and inspect model files.
 
 Imports no torch at import time: ``list``, ``fetch`` and ``verify`` never need it; ``info``
-imports torch and spandrel when it runs.
+imports torch and spandrel when it runs. ``enhance.cli`` (which registers this app) is imported
+inside the commands, so either module can be imported first.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from typing import Annotated
 
 import typer
 
-from ..cli import EXIT_SOME_FAILED, fail, user_errors
 from ..models.fetch import check_file, download_dir, entry_url, fetch, find_local, search_dirs
 from ..models.zoo import ZOO, get_entry
 
@@ -61,6 +61,8 @@ def fetch_models(
     ] = None,
 ) -> None:
     """Download models (sha256-checked, written atomically)."""
+    from ..cli import fail, user_errors
+
     chosen = list(ZOO) if all_models else list(names or [])
     if not chosen:
         raise fail("name at least one model, or use --all (see 'enhance models list')")
@@ -85,6 +87,8 @@ def verify_models(
     ] = None,
 ) -> None:
     """Check the sha256 of every model file present (exit 1 if one is bad)."""
+    from ..cli import EXIT_SOME_FAILED, user_errors
+
     with user_errors():
         entries = [get_entry(name) for name in names] if names else list(ZOO.values())
     bad = 0
@@ -116,6 +120,7 @@ def info(
     model: Annotated[str, typer.Argument(help="A model file (.pth, .safetensors, ...) or a zoo name.")],
 ) -> None:
     """Show what spandrel detects in a model file (loaded weights-only, never run as code)."""
+    from ..cli import user_errors
     from ..models.fetch import resolve_model
 
     with user_errors():

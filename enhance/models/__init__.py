@@ -17,7 +17,6 @@ _EXPORTS: dict[str, str] = {
     "get_entry": "zoo",
     "model_names": "zoo",
     "resolve_model": "fetch",
-    "fetch": "fetch",
     "check_file": "fetch",
     "search_dirs": "fetch",
     "download_dir": "fetch",

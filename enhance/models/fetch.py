@@ -302,7 +302,7 @@ def download(
         urllib.error.URLError, OSError: the transfer failed (nothing is saved).
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=target.parent)
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()

@@ -107,7 +107,10 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
-        what = f"it would call {found.group(1)}" if found else "unsupported pickle content"
+        foreign = found.group(1) if found else _foreign_global(path)
+        if foreign is None:
+            raise ConfigError(f"cannot read model file {path}: damaged or not a PyTorch checkpoint") from None
+        what = f"it would call {foreign}"
         raise ConfigError(
             f"model file {path} was refused: it carries pickled code, not only weights ({what}), and enhance "
             "never runs code from model files; use a weights-only .pth or a .safetensors file"
@@ -121,6 +124,49 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"model file {path} holds a {type(data).__name__}, not a state dict of weights")
     return data
+
+
+_TENSOR_MODULES = ("torch", "collections", "_codecs", "numpy.core.multiarray", "numpy._core.multiarray")
+
+
+def _foreign_global(path: Path) -> str | None:
+    """The first callable a pickle in ``path`` refers to outside tensor rebuilding, if any.
+
+    Only reads opcodes (``pickletools``), never executes them: used to say *why* a file that the
+    weights-only loader refused is unsafe (for pickles whose protocol it cannot even parse).
+    """
+    import io
+    import pickletools
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+                data = archive.read(name) if name else b""
+        else:
+            data = path.read_bytes()
+    except OSError:
+        return None
+    stream = io.BytesIO(data)
+    strings: list[str] = []
+    for _ in range(8):  # legacy torch files are several pickles in a row
+        try:
+            for op, arg, _pos in pickletools.genops(stream):
+                if isinstance(arg, str):
+                    strings = [*strings[-1:], arg]
+                target = None
+                if op.name in ("GLOBAL", "INST") and isinstance(arg, str):
+                    target = arg.replace(" ", ".")
+                elif op.name == "STACK_GLOBAL" and len(strings) == 2:
+                    target = ".".join(strings)
+                if target and not target.startswith(_TENSOR_MODULES):
+                    return target
+        except (ValueError, EOFError):
+            return None
+        if stream.tell() >= len(data):
+            break
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -195,6 +195,21 @@ def estimate_bytes_per_pixel(
     side_w, side_h = probe + pad_w, probe + pad_h
     x = torch.rand(1, channels, side_h, side_w, device=device, dtype=dtype)
     pixels = side_w * side_h
+    try:
+        return _probe(model, x, pixels, device)
+    except Exception as exc:
+        if not _is_oom(exc):
+            raise
+    _free(device)
+    raise MemoryError(
+        f"out of memory on {device} while measuring the model on a {side_w}x{side_h} tile: free memory on the "
+        "device (other programs), or run on another device (--device cpu)"
+    )
+
+
+def _probe(model: Model, x: torch.Tensor, pixels: int, device: torch.device) -> float:
+    import torch
+
     with torch.no_grad():
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -251,6 +266,11 @@ def auto_tile(
     return max(min(side, max(height, width)), min_tile)
 
 
+def _needs_estimate(tile: object, batch: object, device: torch.device) -> bool:
+    """Whether the memory estimate is needed: for an ``auto`` tile, or an ``auto`` batch of tiles on CUDA."""
+    return tile == "auto" or (batch == "auto" and tile not in (0, None) and device.type == "cuda")
+
+
 def tiled_upscale(
     x: torch.Tensor,
     model: Model,
@@ -277,7 +297,7 @@ def tiled_upscale(
         tile: tile side in input pixels; ``"auto"`` picks it from free memory (the whole image
             when it fits); ``0``/``None`` runs the whole image in one pass (tiling still takes
             over if that runs out of memory).
-        overlap: input pixels shared by neighbouring tiles (at most a quarter of the tile is used).
+        overlap: input pixels shared by neighbouring tiles (at most half the tile is used).
         batch: tiles per forward pass; ``"auto"``: as many as fit in memory on CUDA, 1 on CPU
             (oneDNN already spreads one pass over every core).
         size_requirements: the model's input size needs (``minimum``, ``multiple_of``, ``square``).
@@ -310,7 +330,7 @@ def tiled_upscale(
     outs = []
     for i in range(images.shape[0]):
         image = images[i : i + 1]
-        if (tile == "auto" or batch == "auto") and bytes_per_pixel is None:
+        if bytes_per_pixel is None and _needs_estimate(tile, batch, image.device):
             bytes_per_pixel = estimate_bytes_per_pixel(
                 model, image.shape[1], device=image.device, dtype=dtype, size_requirements=req
             )
@@ -343,7 +363,9 @@ class _Job:
         _, _, h, w = image.shape
         cuda = image.device.type == "cuda"
         side = 0 if tile in (None, 0) else tile
-        if side == "auto" or batch == "auto":
+        if not _needs_estimate(side, batch, image.device):
+            batch = 1 if batch == "auto" else batch
+        else:
             assert bytes_per_pixel is not None
             out_bytes = 4 * 4 * h * w * self.scale * self.scale  # float32 output + weights, 4 channels worst case
             fraction = 0.8 if cuda else 0.5
@@ -370,8 +392,9 @@ class _Job:
                     raise
             _free(image.device)
             current = side or max(h, w)
-            smaller = _round_tile(current // 2, self.req.multiple_of)
-            if current <= min_tile or smaller < min_tile or smaller >= current:
+            floor = -(-min_tile // self.req.multiple_of) * self.req.multiple_of
+            smaller = max(_round_tile(current // 2, self.req.multiple_of), floor)
+            if smaller >= current:
                 raise MemoryError(
                     f"out of memory on {image.device} even with {current}px tiles: close other programs using "
                     "the device, use a smaller model, or run on another device (--device cpu)"
@@ -394,7 +417,7 @@ class _Job:
             stats.tile, stats.overlap, stats.batch, stats.tiles = 0, 0, 1, 1
             return self._forward(image)
         th, tw = min(side, h), min(side, w)
-        ov = min(overlap, side // 4)
+        ov = min(overlap, side // 2)  # ramps from both sides of a tile must not meet
         ys, xs = _starts(h, th, ov), _starts(w, tw, ov)
         stats.tile, stats.overlap, stats.batch, stats.tiles = side, ov, batch, len(ys) * len(xs)
         dev = image.device
