@@ -9,10 +9,11 @@ Around either engine the stage handles what upstream leaves to the caller:
 
 * **gray** in is replicated to RGB for an RGB model and comes back as one channel (BT.601 luma);
   an RGB image through a one-channel model runs its three planes as a batch;
-* **alpha** is kept: colour is upscaled premultiplied by alpha and divided by the upscaled alpha
-  afterwards, so the colour of invisible pixels (often black) cannot bleed into edges as dark
-  fringes; alpha itself goes through the model (``alpha: model``, as upstream does) or bicubic;
-  an all-opaque alpha is passed through without work;
+* **alpha** is kept. The colour of fully transparent pixels (often black) is replaced first by the
+  alpha-weighted (premultiplied) average of the visible colour around it, filled in from coarse
+  to fine (push-pull), so neither the model nor the final resize can pull that hidden colour into
+  the edges as dark fringes; visible pixels keep their colour. Alpha itself goes through the
+  model (``alpha: model``, as upstream does) or bicubic; an all-opaque alpha costs nothing.
 * **precision**: ``auto`` is fp16 (else bf16) on CUDA when the model supports it, fp32 on CPU, and
   fp32 for 16-bit sources so that 16-bit precision survives the stage; nothing is quantized here;
 * **size**: the model's native factor, or ``scale`` (any factor), ``size`` ``[w, h]`` or
@@ -41,7 +42,6 @@ __all__ = ["Upscale", "UpscaleParams", "DEFAULT_MODEL"]
 #: the default model: fast (SRVGGNetCompact, 32 convs), general content, tunable denoise.
 DEFAULT_MODEL = "realesr-general-x4v3"
 _DENOISE_MODEL = "realesr-general-x4v3"
-_ALPHA_EPS = 1.0 / 1024.0
 
 
 class UpscaleParams(StageParams):
@@ -103,6 +103,27 @@ def _luma(x: torch.Tensor) -> torch.Tensor:
     from ..ops.color import rgb_to_ycbcr
 
     return rgb_to_ycbcr(x)[:1].clamp_(0.0, 1.0)
+
+
+def _bleed(colour: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """``colour`` with fully transparent pixels set to the alpha-weighted colour around them.
+
+    Push-pull: alpha-weighted (premultiplied) averages are pooled down a pyramid, then each level
+    is completed from the coarser one where its coverage is low. Visible pixels are unchanged.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    weights, sums = [alpha[None]], [(colour * alpha)[None]]
+    while max(weights[-1].shape[-2:]) > 1:
+        weights.append(F.avg_pool2d(weights[-1], 2, ceil_mode=True))
+        sums.append(F.avg_pool2d(sums[-1], 2, ceil_mode=True))
+    estimate = sums[-1] / weights[-1].clamp_min(1e-12)
+    for w, p in zip(reversed(weights[:-1]), reversed(sums[:-1]), strict=True):
+        coarse = F.interpolate(estimate, size=w.shape[-2:], mode="bilinear", align_corners=False)
+        gap = (1.0 - w).clamp_(0.0, 1.0)
+        estimate = (p + coarse * gap) / (w + gap).clamp_min(1e-12)
+    return torch.where(alpha > 0, colour, estimate[0].clamp_(0.0, 1.0))
 
 
 def _raw_call(descriptor: Any) -> Any:
@@ -278,9 +299,8 @@ class Upscale(Stage):
             if alpha is None or bool((alpha >= 1.0).all()):
                 out = run(x)
                 out_alpha = None if alpha is None else torch.ones_like(out[:1])
-                premultiplied = False
             else:
-                out = run(x * alpha)
+                out = run(_bleed(x, alpha))
                 if p.alpha == "model":
                     out_alpha = run(alpha)
                 else:
@@ -288,7 +308,6 @@ class Upscale(Stage):
 
                     out_alpha = F.interpolate(alpha[None], size=out.shape[-2:], mode="bicubic", align_corners=False)[0]
                     out_alpha = out_alpha.clamp_(0.0, 1.0)
-                premultiplied = True
         except (MemoryError, FloatingPointError) as exc:
             where = f"{ctx.path}: " if ctx.path else ""
             raise InputError(f"{where}upscale failed: {exc}") from None
@@ -297,10 +316,6 @@ class Upscale(Stage):
             out = _resize(out, target, p.resize_method)
             if out_alpha is not None:
                 out_alpha = _resize(out_alpha, target, p.resize_method)
-        if premultiplied:
-            assert out_alpha is not None
-            keep = out_alpha > _ALPHA_EPS
-            out = torch.where(keep, out / out_alpha.clamp_min(_ALPHA_EPS), torch.zeros_like(out)).clamp_(0.0, 1.0)
         ctx.results["upscale"] = {
             "model": p.model,
             "engine": p.engine,
