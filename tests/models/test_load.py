@@ -57,7 +57,7 @@ def test_a_plain_pickle_file_is_refused_too(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.ckpt"
     path.write_bytes(pickle.dumps(CreatesAFile(marker)))
-    with pytest.raises(ConfigError, match=r"refused: it carries pickled code .*it would call (builtins|io)\.open"):
+    with pytest.raises(ConfigError, match=r"refused: it carries pickled code.*it would call (builtins|io)\.open"):
         read_state_dict(path)
     assert not marker.exists()
 
