@@ -214,8 +214,8 @@ def main() -> None:
     results = []
     for engine in args.engines.split(","):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        command = [sys.executable, str(Path(__file__).resolve()), *argv, "--_child", engine]
-        proc = subprocess.run([*command, "--image", args.image or ""], capture_output=True, text=True, env=env, check=False)
+        command = [sys.executable, str(Path(__file__).resolve()), *argv, "--_child", engine, "--image", args.image or ""]
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
         if proc.returncode != 0:
             print(proc.stdout + proc.stderr, file=sys.stderr)
             sys.exit(f"bench_upscale: the {engine} run failed")
