@@ -214,7 +214,8 @@ def main() -> None:
     results = []
     for engine in args.engines.split(","):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        command = [sys.executable, str(Path(__file__).resolve()), *argv, "--_child", engine, "--image", args.image or ""]
+        script = str(Path(__file__).resolve())
+        command = [sys.executable, script, *argv, "--_child", engine, "--image", args.image or ""]
         proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
         if proc.returncode != 0:
             print(proc.stdout + proc.stderr, file=sys.stderr)
