@@ -22,10 +22,11 @@ out-of-memory error into an unbound variable, and returns a black image when fp1
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -128,6 +129,35 @@ def _profile(n: int, scale: int, overlap: int, left: bool, right: bool, *, devic
     if right:
         weight = weight * ramp.flip(0)
     return weight
+
+
+@contextlib.contextmanager
+def _true_fp32(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
+    """Run cuDNN convolutions in IEEE fp32 (not TF32, torch's default for them) when fp32 is asked for.
+
+    fp32 is chosen for exactness (16-bit sources, parity, the overflow rerun); TF32 keeps only 10
+    mantissa bits, no better than fp16.
+    """
+    import torch
+
+    if device.type != "cuda" or dtype != torch.float32:
+        yield
+        return
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):  # torch >= 2.9
+        old = conv.fp32_precision
+        conv.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            conv.fp32_precision = old
+    else:
+        old_flag = torch.backends.cudnn.allow_tf32
+        torch.backends.cudnn.allow_tf32 = False
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.allow_tf32 = old_flag
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -455,7 +485,7 @@ class _Job:
         inp = padded.to(self.dtype)
         if self.channels_last:
             inp = inp.contiguous(memory_format=torch.channels_last)
-        with torch.no_grad():
+        with torch.no_grad(), _true_fp32(inp.device, self.dtype):
             out = self.model(inp)
         if out.shape[-2:] != (padded.shape[-2] * s, padded.shape[-1] * s):
             raise ValueError(
@@ -480,7 +510,7 @@ class _Job:
         inp = padded[list(index)].float()
         if self.channels_last:
             inp = inp.contiguous(memory_format=torch.channels_last)
-        with torch.no_grad():
+        with torch.no_grad(), _true_fp32(inp.device, torch.float32):
             redo = self.fallback(inp)[..., :oh, :ow]
         out = out.float()
         out[list(index)] = redo.float()
