@@ -15,7 +15,8 @@ Around either engine the stage handles what upstream leaves to the caller:
   the edges as dark fringes; visible pixels keep their colour. Alpha itself goes through the
   model (``alpha: model``, as upstream does) or bicubic; an all-opaque alpha costs nothing.
 * **precision**: ``auto`` is fp16 (else bf16) on CUDA when the model supports it, fp32 on CPU, and
-  fp32 for 16-bit sources so that 16-bit precision survives the stage; nothing is quantized here;
+  fp32 for 16-bit sources so that 16-bit precision survives the stage (fp32 is IEEE fp32: TF32 is
+  turned off for the model's convolutions); nothing is quantized here;
 * **size**: the model's native factor, or ``scale`` (any factor), ``size`` ``[w, h]`` or
   ``long_side``: the model output is then resized (antialiased) to exactly that, e.g. a x4 model
   followed by a downscale for 2K -> 4K. A native x2 model (``RealESRGAN_x2plus``) needs no resize.
@@ -82,7 +83,7 @@ class UpscaleParams(StageParams):
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int], method: str) -> torch.Tensor:
-    """Resize ``[C,H,W]`` to ``size`` = (h, w) with enhance.ops.resize.
+    """Resize ``[C,H,W]`` to ``size`` = (h, w) with enhance.ops.resize, clamped (Lanczos rings).
 
     Until that op is merged (another branch), an antialiased bicubic from torch stands in.
     """
@@ -94,8 +95,9 @@ def _resize(x: torch.Tensor, size: tuple[int, int], method: str) -> torch.Tensor
         import torch.nn.functional as F
 
         out = F.interpolate(x[None], size=size, mode="bicubic", antialias=True, align_corners=False)[0]
-        return out.clamp_(0.0, 1.0)
-    return resize(x, size=size, method=method)
+    else:
+        out = resize(x, size=size, method=method)
+    return out.clamp_(0.0, 1.0)
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
