@@ -365,7 +365,7 @@ def tiled_upscale(
                 model, image.shape[1], device=image.device, dtype=dtype, size_requirements=req
             )
         outs.append(job.run(image, tile, overlap, batch, min_tile, bytes_per_pixel))
-    out = torch.cat(outs)
+    out = outs[0] if len(outs) == 1 else torch.cat(outs)  # no copy of a lone (possibly 8K) result
     return out[0] if x.ndim == 3 else out
 
 
@@ -494,7 +494,8 @@ class _Job:
             )
         out = out[..., : h * s, : w * s]
         if self.dtype in (torch.float16, torch.bfloat16):
-            bad = ~torch.isfinite(out).flatten(1).all(dim=1)
+            # NaN/Inf survive a sum (in fp32, which cannot overflow here): no full-size mask needed
+            bad = ~torch.isfinite(out.sum(dim=(1, 2, 3), dtype=torch.float32))
             if bool(bad.any()):
                 out = self._rerun(padded, out, bad.nonzero().flatten().tolist(), h * s, w * s)
         return out.float().clamp_(0.0, 1.0)
