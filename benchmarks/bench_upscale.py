@@ -210,7 +210,7 @@ def main() -> None:
         return
 
     preflight()
-    argv = [a for a in sys.argv[1:] if not a.startswith("--engines")]
+    argv = sys.argv[1:]  # the child ignores the options that only the parent uses
     results = []
     for engine in args.engines.split(","):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}

@@ -225,3 +225,19 @@ def test_real_model_tiled_output_is_seamless() -> None:
     # tile boundaries (a hard paste shows one as a spike of the profile there)
     rows, cols = diff.mean(dim=(0, 2)), diff.mean(dim=(0, 1))
     assert rows.max() <= 0.25 / 255 and cols.max() <= 0.25 / 255
+
+
+@pytest.mark.cuda
+def test_cuda_auto_tile_and_batched_tiles(tiny: torch.nn.Module) -> None:
+    import copy
+
+    model = copy.deepcopy(tiny).cuda().half().to(memory_format=torch.channels_last)
+    x = image(96, 96, seed=8).cuda()
+    stats = TileStats()
+    whole = tiled_upscale(x, model, 4, tile="auto", dtype=torch.float16, channels_last=True, stats=stats)
+    assert stats.tile == 0 and whole.device.type == "cuda"  # a small image fits: one pass
+    one = tiled_upscale(x, model, 4, tile=32, overlap=8, batch=1, dtype=torch.float16, channels_last=True)
+    stats = TileStats()
+    many = tiled_upscale(x, model, 4, tile=32, overlap=8, batch="auto", dtype=torch.float16, stats=stats)
+    assert stats.batch > 1
+    torch.testing.assert_close(many, one, atol=2e-3, rtol=0)
