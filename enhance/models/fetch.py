@@ -22,8 +22,6 @@ import hashlib
 import os
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,6 +238,8 @@ def fetch(
     Raises:
         ConfigError: the download failed or was refused (the message names the URL and folder).
     """
+    import urllib.error  # here, not at import: urllib.request pulls in ssl/http (slow for --help)
+
     entry = get_entry(entry) if isinstance(entry, str) else entry
     folder = dest or download_dir()
     target = folder / entry.filename
@@ -301,6 +301,8 @@ def download(
         ConfigError: the digest does not match (nothing is saved).
         urllib.error.URLError, OSError: the transfer failed (nothing is saved).
     """
+    import urllib.request
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=target.parent)
     tmp = Path(tmp_name)
