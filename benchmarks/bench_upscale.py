@@ -105,6 +105,7 @@ def child(args: argparse.Namespace) -> dict:
     sys.path.insert(0, str(ROOT))
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark  # same setting for both engines
     device = torch.device(args.device)
     image = make_image(args.size, Path(args.image) if args.image else None)
     cuda = device.type == "cuda"
@@ -193,6 +194,7 @@ def main() -> None:
     parser.add_argument("--no-channels-last", action="store_true", help="our engine without channels_last")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per engine (after one warm-up)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN autotune (both engines)")
     parser.add_argument("--engines", default="upstream,ours", help="which to run, in order")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--_child", dest="engine", default=None, help=argparse.SUPPRESS)
