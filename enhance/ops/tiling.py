@@ -112,6 +112,18 @@ def _starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (count - 1)) for i in range(count)]
 
 
+def _fit(length: int, tile: int, overlap: int, multiple: int) -> int:
+    """The smallest tile (a multiple of ``multiple``, at most ``tile``) that covers ``length`` with
+    as few tiles as ``tile`` itself would need: 512 px in 256 px tiles with 32 overlap takes three
+    tiles either way, but 192 px ones compute 44% fewer pixels than 256 px ones."""
+    if length <= tile:
+        return length
+    count = math.ceil((length - overlap) / (tile - overlap))
+    need = math.ceil((length + (count - 1) * overlap) / count)
+    fitted = min(-(-need // multiple) * multiple, tile)
+    return fitted if fitted >= 2 * overlap else tile
+
+
 def _profile(n: int, scale: int, overlap: int, left: bool, right: bool, *, device: torch.device) -> torch.Tensor:
     """Blend weights of one tile along one axis (``n`` output pixels): ramps on sides with a neighbour."""
     import torch
@@ -446,8 +458,8 @@ class _Job:
         if side == 0 or (side >= h and side >= w):
             stats.tile, stats.overlap, stats.batch, stats.tiles = 0, 0, 1, 1
             return self._forward(image)
-        th, tw = min(side, h), min(side, w)
         ov = min(overlap, side // 2)  # ramps from both sides of a tile must not meet
+        th, tw = _fit(h, side, ov, self.req.multiple_of), _fit(w, side, ov, self.req.multiple_of)
         ys, xs = _starts(h, th, ov), _starts(w, tw, ov)
         stats.tile, stats.overlap, stats.batch, stats.tiles = side, ov, batch, len(ys) * len(xs)
         dev = image.device

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from conftest import ANIMEVIDEOV3, KODAK
 from sr_models import tiny_compact_state
 
-from enhance.ops.tiling import TileStats, _profile, _starts, auto_tile, estimate_bytes_per_pixel, tiled_upscale
+from enhance.ops.tiling import TileStats, _fit, _profile, _starts, auto_tile, estimate_bytes_per_pixel, tiled_upscale
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,12 @@ def test_opposite_profiles_sum_to_one_across_an_overlap() -> None:
     torch.testing.assert_close(left[-32:] + right[:32], torch.ones(32))
     assert left[0] == 1 and right[-1] == 1  # image borders keep full weight
     assert right[:8].abs().max() == 0  # the outer quarter of the overlap (too little context) is dropped
+
+
+def test_tiles_shrink_to_the_fewest_that_cover_the_image() -> None:
+    assert _fit(512, 256, 32, 1) == 192  # three tiles either way; 192 computes 44% fewer pixels
+    assert _fit(512, 256, 32, 128) == 256  # rounded up to the model's multiple
+    assert _fit(100, 128, 32, 1) == 100
 
 
 def test_tile_origins_cover_the_axis_with_at_least_the_overlap() -> None:
@@ -133,8 +139,9 @@ def test_out_of_memory_halves_the_tile_and_still_gives_the_right_output(tiny: to
     flaky = OutOfMemoryAbove(tiny, limit=48, error=error)
     stats = TileStats()
     out = tiled_upscale(x, flaky, 4, tile=0, overlap=20, stats=stats)
-    assert stats.oom_retries >= 1 and 0 < stats.tile <= 48
+    assert stats.oom_retries >= 1 and 0 < stats.tile < 100
     assert flaky.sides[0] == 100  # the first attempt was the whole image
+    assert flaky.sides[-1] <= 48  # the one that worked was small enough
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
 
 
