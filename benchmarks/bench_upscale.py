@@ -131,7 +131,7 @@ def child(args: argparse.Namespace) -> dict:
             up = to_image(Raster(image, Metadata()), device)
             return from_image(stage.process(up, ctx)).array
 
-        label = f"enhance upscale (tile {args.tile}, {args.precision}, channels_last {not args.no_channels_last})"
+        label = f"enhance upscale (tile {args.tile}, {{dtype}}, channels_last {not args.no_channels_last})"
     else:
         from enhance.compat import import_reference
         from enhance.models.load import read_state_dict
@@ -176,6 +176,7 @@ def child(args: argparse.Namespace) -> dict:
         result["gpu"] = torch.cuda.get_device_name(device)
     if args.engine == "ours":
         result["stage"] = ctx.results.get("upscale", {})
+        result["label"] = label.format(dtype=result["stage"].get("dtype", args.precision))
     return result
 
 
