@@ -50,7 +50,9 @@ class UpscaleParams(StageParams):
 
     model: str = Field(DEFAULT_MODEL, description="zoo name (enhance models list) or path to a model file")
     engine: Literal["spandrel", "realesrgan"] = "spandrel"
-    tile: Literal["auto"] | int = Field("auto", description="tile side in input pixels; auto; 0 = whole image")
+    tile: Literal["auto"] | int = Field(
+        "auto", description="tile side in input pixels, overlap included; auto (from free memory); 0 = whole image"
+    )
     tile_overlap: int = Field(32, ge=0, description="input pixels shared by neighbouring tiles")
     batch: Literal["auto"] | int = Field("auto", description="tiles per forward pass")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
