@@ -53,7 +53,9 @@ class UpscaleParams(StageParams):
     tile: Literal["auto"] | int = Field(
         "auto", description="tile side in input pixels, overlap included; auto (from free memory); 0 = whole image"
     )
-    tile_overlap: int = Field(32, ge=0, description="input pixels shared by neighbouring tiles")
+    tile_overlap: int = Field(
+        32, ge=0, description="input pixels shared by neighbouring tiles (engine realesrgan: its tile_pad)"
+    )
     batch: Literal["auto"] | int = Field("auto", description="tiles per forward pass")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
     denoise_strength: float | None = Field(
