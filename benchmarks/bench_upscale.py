@@ -42,6 +42,7 @@ NEEDED = {  # module -> pip distribution
     "yaml": "pyyaml",
     "safetensors": "safetensors",
     "einops": "einops",
+    "typing_extensions": "typing-extensions",
     "spandrel": "spandrel",
     "scipy": "scipy",
     "tqdm": "tqdm",
