@@ -231,3 +231,10 @@ def stages_command() -> None:
             text = f" — {info.description}" if info.description else ""
             typer.echo(f"  {field_name} ({kind}; {default}){text}")
         typer.echo("")
+
+
+# -- sub-commands in their own modules (light at import; they import fail/user_errors from here) --
+
+from .commands.models import models_app  # noqa: E402  (sub-apps import fail/user_errors from here)
+
+app.add_typer(models_app, name="models")

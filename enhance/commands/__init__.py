@@ -1,0 +1,1 @@
+"""Sub-commands of the ``enhance`` command line, one module each (registered in enhance/cli.py)."""
