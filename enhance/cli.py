@@ -14,9 +14,6 @@ from typing import Annotated
 
 import typer
 
-from .commands.pick import pick as _pick_command
-from .commands.score import score as _score_command
-
 __all__ = ["app", "fail", "main", "user_errors"]
 
 app = typer.Typer(
@@ -236,7 +233,12 @@ def stages_command() -> None:
         typer.echo("")
 
 
-# -- enhance score / pick (enhance/commands) ---------------------------------------------------
+# -- sub-commands in their own modules (light at import; they import fail/user_errors from here) --
 
-app.command("score")(_score_command)
-app.command("pick")(_pick_command)
+from .commands.models import models_app  # noqa: E402  (sub-apps import fail/user_errors from here)
+from .commands.pick import pick as pick_command  # noqa: E402
+from .commands.score import score as score_command  # noqa: E402
+
+app.add_typer(models_app, name="models")
+app.command("score")(score_command)
+app.command("pick")(pick_command)

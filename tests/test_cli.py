@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image as PILImage
 from PIL import PngImagePlugin
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 def enhance(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -11,8 +11,7 @@ from enhance.config import OutputSpec, apply_overrides, load_pipeline_spec, load
 from enhance.errors import ConfigError, StageUnavailableError
 from enhance.stages import Stage, StageParams, register_stage
 from enhance.stages.registry import BUILTIN_STAGES
-
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 class _GainParams(StageParams):

@@ -1,0 +1,276 @@
+"""Benchmark: the ``upscale`` stage vs upstream ``RealESRGANer``, same weights, image and device.
+
+Each engine runs in its own child process (clean memory high-water marks, no shared warm-up),
+from a host uint8 image to a host uint8 image, which is the work a batch run does per file:
+
+* ours: upload (``to_image``) -> ``Upscale.process`` (tiles, fp16/bf16, channels_last, resize to
+  the target on the device) -> download (``from_image``);
+* upstream: ``RealESRGANer.enhance(bgr, outscale=...)`` (numpy in, numpy out; cv2 Lanczos resize).
+
+Prints a markdown table (images/s, seconds per image, peak memory) and the ratio. Needs no uv
+environment: from the repository root, ``PYTHONPATH=. python3 benchmarks/bench_upscale.py``.
+
+Examples::
+
+    PYTHONPATH=. python3 benchmarks/bench_upscale.py --device cpu --size 512 --repeat 3
+    PYTHONPATH=. python3 benchmarks/bench_upscale.py --device cuda --size 2048 --outscale 2 \\
+        --precision fp16 --repeat 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NEEDED = {  # module -> pip distribution
+    "numpy": "numpy",
+    "torch": "torch",
+    "torchvision": "torchvision",
+    "cv2": "opencv-python-headless",
+    "PIL": "pillow",
+    "pydantic": "pydantic",
+    "yaml": "pyyaml",
+    "safetensors": "safetensors",
+    "einops": "einops",
+    "typing_extensions": "typing-extensions",
+    "spandrel": "spandrel",
+    "scipy": "scipy",
+    "tqdm": "tqdm",
+    "requests": "requests",
+    "basicsr": "basicsr",
+    "realesrgan": "realesrgan",
+}
+
+
+def default_weights() -> Path | None:
+    shared = os.environ.get("ENHANCE_SHARED")
+    for base in [Path(shared)] if shared else [ROOT / "shared", ROOT.parent / "shared"]:
+        candidate = base / "weights" / "realesr-animevideov3.pth"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def preflight() -> None:
+    sys.path.insert(0, str(ROOT))
+    missing = []
+    for module, dist in NEEDED.items():
+        try:
+            if module in ("basicsr", "realesrgan"):
+                from enhance.compat import import_reference
+
+                import_reference(module)
+            else:
+                importlib.import_module(module)
+        except Exception as exc:  # any import failure makes the run meaningless: report them all
+            missing.append(f"{module} ({dist}): {type(exc).__name__}: {exc}")
+    if missing:
+        print("bench_upscale: cannot run, missing or broken packages:\n  " + "\n  ".join(missing), file=sys.stderr)
+        print("install them (e.g. pip install --no-deps <wheels>) and run again", file=sys.stderr)
+        sys.exit(2)
+
+
+def make_image(size: int, source: Path | None):
+    """A ``size`` x ``size`` RGB uint8 photo: a Kodak image mirrored to size, or a synthetic one."""
+    import numpy as np
+
+    if source is not None and source.is_file():
+        from PIL import Image
+
+        photo = np.asarray(Image.open(source).convert("RGB"))
+        grow = ((0, max(size - photo.shape[0], 0)), (0, max(size - photo.shape[1], 0)), (0, 0))
+        return np.ascontiguousarray(np.pad(photo, grow, mode="symmetric")[:size, :size])
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    base = np.stack([yy, xx, (xx + yy) / 2], axis=-1) * 200 + rng.normal(0, 12, (size, size, 3))
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+def child(args: argparse.Namespace) -> dict:
+    """Time one engine in this process and return its figures."""
+    import resource
+
+    import numpy as np
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark  # same setting for both engines
+    device = torch.device(args.device)
+    image = make_image(args.size, Path(args.image) if args.image else None)
+    cuda = device.type == "cuda"
+
+    if args.engine == "ours":
+        from enhance.context import RunContext
+        from enhance.image import Metadata, Raster, from_image, to_image
+        from enhance.stages.upscale import Upscale
+
+        params = {
+            "model": str(args.weights), "tile": args.tile if args.tile == "auto" else int(args.tile),
+            "tile_overlap": args.overlap, "batch": args.batch if args.batch == "auto" else int(args.batch),
+            "precision": args.precision, "channels_last": not args.no_channels_last,
+        }  # fmt: skip
+        if args.outscale is not None:
+            params["scale"] = args.outscale
+        stage = Upscale(**params)
+        ctx = RunContext(device=device)
+        stage.ensure_setup(ctx)
+
+        def run_once():
+            ctx.results.clear()
+            up = to_image(Raster(image, Metadata()), device)
+            return from_image(stage.process(up, ctx)).array
+
+        label = f"enhance upscale (tile {args.tile}, {{dtype}}, channels_last {not args.no_channels_last})"
+    else:
+        from enhance.compat import import_reference
+        from enhance.models.load import read_state_dict
+        from enhance.models.reference import build_reference_net
+
+        realesrgan = import_reference("realesrgan")
+        net, scale = build_reference_net(read_state_dict(args.weights), str(args.weights))
+        half = cuda and args.precision in ("auto", "fp16")
+        upsampler = realesrgan.RealESRGANer(
+            scale=scale, model_path=str(args.weights), model=net, tile=args.ref_tile, tile_pad=10, pre_pad=0,
+            half=half, device=device,
+        )  # fmt: skip
+        bgr = np.ascontiguousarray(image[:, :, ::-1])
+
+        def run_once():
+            out, _ = upsampler.enhance(bgr, outscale=args.outscale)
+            return out
+
+        label = f"upstream RealESRGANer (tile {args.ref_tile}, {'fp16' if half else 'fp32'})"
+
+    out = run_once()  # warm-up: cuDNN autotuning, lazy loads
+    if cuda:
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    times = []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        out = run_once()
+        if cuda:
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    result = {
+        "engine": args.engine,
+        "label": label,
+        "seconds": times,
+        "median_s": statistics.median(times),
+        "output": list(out.shape),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    if cuda:
+        result["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        result["gpu"] = torch.cuda.get_device_name(device)
+    if args.engine == "ours":
+        result["stage"] = ctx.results.get("upscale", {})
+        result["label"] = label.format(dtype=result["stage"].get("dtype", args.precision))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--size", type=int, default=512, help="input side in pixels (square image)")
+    parser.add_argument("--outscale", type=float, default=None, help="final scale (default: the model's own)")
+    parser.add_argument("--weights", type=Path, default=default_weights(), help="model file (same for both)")
+    parser.add_argument("--image", default=None, help="source photo (default: a Kodak image from ../shared)")
+    parser.add_argument("--tile", default="auto", help="our tile: auto, 0 (whole image) or pixels")
+    parser.add_argument("--overlap", type=int, default=32, help="our tile overlap")
+    parser.add_argument("--batch", default="auto", help="our tiles per forward pass: auto or a number")
+    parser.add_argument("--ref-tile", type=int, default=0, help="upstream tile (0 = whole image, its default)")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
+    parser.add_argument("--no-channels-last", action="store_true", help="our engine without channels_last")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per engine (after one warm-up)")
+    parser.add_argument("--rounds", type=int, default=1, help="alternate the engines this many times (noisy hosts)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN autotune (both engines)")
+    parser.add_argument("--engines", default="upstream,ours", help="which to run, in order")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--_child", dest="engine", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.weights is None or not Path(args.weights).is_file():
+        parser.error("no model file: pass --weights PATH (e.g. ../shared/weights/realesr-animevideov3.pth)")
+    if args.image is None:
+        for base in (ROOT / "shared", ROOT.parent / "shared"):
+            if (base / "data" / "kodak24" / "kodim05.png").is_file():
+                args.image = str(base / "data" / "kodak24" / "kodim05.png")
+                break
+
+    if args.engine:  # child mode
+        print(json.dumps(child(args)))
+        return
+
+    preflight()
+    argv = sys.argv[1:]  # the child ignores the options that only the parent uses
+    engines = args.engines.split(",")
+    runs: dict[str, list[dict]] = {e: [] for e in engines}
+    for _ in range(args.rounds):  # engines alternate, so a busy neighbour slows both alike
+        for engine in engines:
+            runs[engine].append(run_child(argv, engine, args.image))
+    results = [summarise(rs) for rs in runs.values()]
+
+    import torch
+
+    mem_key = "peak_cuda_mb" if args.device.startswith("cuda") else "peak_rss_mb"
+    mem_name = "peak CUDA alloc (MB)" if mem_key == "peak_cuda_mb" else "peak RSS (MB)"
+    print(f"\n{dt.date.today()} | {platform.node()} | {results[0].get('gpu') or platform.processor() or 'cpu'}")
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, python {platform.python_version()}")
+    out_h, out_w = results[0]["output"][:2]
+    print(
+        f"weights {Path(args.weights).name}; input {args.size}x{args.size}; output {out_w}x{out_h}; "
+        f"{args.rounds} round(s) x {args.repeat} timed runs per engine, each after 1 warm-up\n"
+    )
+    print(f"| engine | images/s (median) | s/image median | s/image best | {mem_name} |")
+    print("|---|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['label']} | {1 / r['median_s']:.3f} | {r['median_s']:.3f} | {r['best_s']:.3f} | {r[mem_key]:.0f} |"
+        )
+    by = {r["engine"]: r for r in results}
+    if "ours" in by and "upstream" in by:
+        median = by["upstream"]["median_s"] / by["ours"]["median_s"]
+        best = by["upstream"]["best_s"] / by["ours"]["best_s"]
+        print(f"\nratio ours/upstream images/s: {median:.2f}x (medians), {best:.2f}x (best runs)")
+        print(f"our stage: {by['ours'].get('stage')}")
+    print(f"command: PYTHONPATH=. python3 benchmarks/bench_upscale.py {' '.join(sys.argv[1:])}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+def run_child(argv: list[str], engine: str, image: str | None) -> dict:
+    """One engine in a fresh interpreter; its JSON figures."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, str(Path(__file__).resolve()), *argv, "--_child", engine, "--image", image or ""]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        print(proc.stdout + proc.stderr, file=sys.stderr)
+        sys.exit(f"bench_upscale: the {engine} run failed")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def summarise(runs: list[dict]) -> dict:
+    """One engine's rounds merged: median and best over every timed run, the highest memory peak."""
+    times = [t for r in runs for t in r["seconds"]]
+    merged = {**runs[0], "seconds": times, "median_s": statistics.median(times), "best_s": min(times)}
+    for key in ("peak_rss_mb", "peak_cuda_mb"):
+        if key in runs[0]:
+            merged[key] = max(r[key] for r in runs)
+    return merged
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,326 @@
+"""The ``upscale`` stage: Real-ESRGAN (or any spandrel model) super-resolution.
+
+Two engines: ``spandrel`` (default) runs the model through :func:`enhance.ops.tiled_upscale`
+(seamless feathered tiles, batched, fp16/bf16 on CUDA with an fp32 rerun of any tile that
+overflows, out-of-memory fallback to smaller tiles); ``realesrgan`` runs upstream
+``RealESRGANer`` (the reference; needs the ``realesrgan`` extra).
+
+Around either engine the stage handles what upstream leaves to the caller:
+
+* **gray** in is replicated to RGB for an RGB model and comes back as one channel (BT.601 luma);
+  an RGB image through a one-channel model runs its three planes as a batch;
+* **alpha** is kept. The colour of fully transparent pixels (often black) is replaced first by the
+  alpha-weighted (premultiplied) average of the visible colour around it, filled in from coarse
+  to fine (push-pull), so neither the model nor the final resize can pull that hidden colour into
+  the edges as dark fringes; visible pixels keep their colour. Alpha itself goes through the
+  model (``alpha: model``, as upstream does) or bicubic; an all-opaque alpha costs nothing.
+* **precision**: ``auto`` is fp16 (else bf16) on CUDA when the model supports it, fp32 on CPU, and
+  fp32 for 16-bit sources so that 16-bit precision survives the stage (fp32 is IEEE fp32: TF32 is
+  turned off for the model's convolutions); nothing is quantized here;
+* **size**: the model's native factor, or ``scale`` (any factor), ``size`` ``[w, h]`` or
+  ``long_side``: the model output is then resized (antialiased) to exactly that, e.g. a x4 model
+  followed by a downscale for 2K -> 4K. A native x2 model (``RealESRGAN_x2plus``) needs no resize.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, model_validator
+
+from ..errors import ConfigError, InputError
+from .base import Stage, StageParams
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..context import RunContext
+    from ..image import Image
+    from ..ops.tiling import TileStats
+
+__all__ = ["Upscale", "UpscaleParams", "DEFAULT_MODEL"]
+
+#: the default model: fast (SRVGGNetCompact, 32 convs), general content, tunable denoise.
+DEFAULT_MODEL = "realesr-general-x4v3"
+_DENOISE_MODEL = "realesr-general-x4v3"
+
+
+class UpscaleParams(StageParams):
+    """Parameters of the ``upscale`` stage (see the module docstring)."""
+
+    model: str = Field(DEFAULT_MODEL, description="zoo name (enhance models list) or path to a model file")
+    engine: Literal["spandrel", "realesrgan"] = "spandrel"
+    tile: Literal["auto"] | int = Field(
+        "auto", description="tile side in input pixels, overlap included; auto (from free memory); 0 = whole image"
+    )
+    tile_overlap: int = Field(
+        32, ge=0, description="input pixels shared by neighbouring tiles (engine realesrgan: its tile_pad)"
+    )
+    batch: Literal["auto"] | int = Field("auto", description="tiles per forward pass")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    denoise_strength: float | None = Field(
+        None, ge=0.0, le=1.0, description="realesr-general-x4v3 only: 0 keeps noise, 1 removes it (its default)"
+    )
+    alpha: Literal["model", "bicubic"] = "model"
+    scale: float | None = Field(None, gt=0, description="output/input factor; default the model's own")
+    size: tuple[int, int] | None = Field(None, description="exact output [width, height]")
+    long_side: int | None = Field(None, gt=0, description="output long side in pixels, aspect kept")
+    resize_method: Literal["lanczos", "bicubic", "area", "matlab-bicubic"] = "lanczos"
+    channels_last: bool = Field(True, description="NHWC tensors (faster with cuDNN and oneDNN alike)")
+    min_tile: int = Field(32, ge=8, description="smallest tile tried after out-of-memory errors")
+
+    @model_validator(mode="after")
+    def _check(self) -> UpscaleParams:
+        if sum(v is not None for v in (self.scale, self.size, self.long_side)) > 1:
+            raise ValueError("give at most one of scale, size and long_side")
+        if isinstance(self.tile, int) and self.tile < 0:
+            raise ValueError("tile must be 'auto', 0 (whole image) or a positive number of pixels")
+        if isinstance(self.batch, int) and self.batch < 1:
+            raise ValueError("batch must be 'auto' or at least 1")
+        if self.size is not None and min(self.size) < 1:
+            raise ValueError("size must be [width, height] in pixels, both at least 1")
+        if self.denoise_strength is not None and _DENOISE_MODEL not in self.model.replace("\\", "/").rsplit("/", 1)[-1]:
+            raise ValueError(f"denoise_strength works only with model {_DENOISE_MODEL}, not {self.model!r}")
+        if self.engine == "realesrgan" and self.precision == "bf16":
+            raise ValueError("engine realesrgan runs fp16 or fp32 only: use precision auto, fp16 or fp32")
+        return self
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int], method: str) -> torch.Tensor:
+    """Resize ``[C,H,W]`` to ``size`` = (h, w) with :func:`enhance.ops.resize`, clamped (Lanczos rings)."""
+    from ..ops.resampling import resize
+
+    return resize(x, size=size, method=method).clamp_(0.0, 1.0)
+
+
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    """``[3,H,W]`` -> ``[1,H,W]`` full-range BT.601 luma (what a gray image means)."""
+    from ..ops.color import rgb_to_ycbcr
+
+    return rgb_to_ycbcr(x)[:1].clamp_(0.0, 1.0)
+
+
+def _bleed(colour: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """``colour`` with fully transparent pixels set to the alpha-weighted colour around them.
+
+    Push-pull: alpha-weighted (premultiplied) averages are pooled down a pyramid, then each level
+    is completed from the coarser one where its coverage is low. Visible pixels are unchanged.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    weights, sums = [alpha[None]], [(colour * alpha)[None]]
+    while max(weights[-1].shape[-2:]) > 1:
+        weights.append(F.avg_pool2d(weights[-1], 2, ceil_mode=True))
+        sums.append(F.avg_pool2d(sums[-1], 2, ceil_mode=True))
+    estimate = sums[-1] / weights[-1].clamp_min(1e-12)
+    for w, p in zip(reversed(weights[:-1]), reversed(sums[:-1]), strict=True):
+        coarse = F.interpolate(estimate, size=w.shape[-2:], mode="bilinear", align_corners=False)
+        gap = (1.0 - w).clamp_(0.0, 1.0)
+        estimate = (p + coarse * gap) / (w + gap).clamp_min(1e-12)
+    return torch.where(alpha > 0, colour, estimate[0].clamp_(0.0, 1.0))
+
+
+def _raw_call(descriptor: Any) -> Any:
+    """The model's forward without spandrel's ``__call__`` wrapper.
+
+    The wrapper clamps to [0, 1], which turns an fp16 overflow (+Inf) into plausible white and
+    hides it from the NaN/Inf check, and pads every call, which the tiler already does once.
+    Models with a custom call (a few architectures) keep it; ``_call_fn`` is spandrel's hook
+    for that, present since 0.1.
+    """
+    call = getattr(descriptor, "_call_fn", None)
+    model = descriptor.model
+    return model if call is None else (lambda t: call(model, t))
+
+
+class Upscale(Stage):
+    """Super-resolve with Real-ESRGAN or any spandrel model; seamless tiles, alpha and gray kept."""
+
+    name = "upscale"
+    description = "Real-ESRGAN super-resolution (any spandrel model): seamless tiles, fp16 on CUDA, alpha kept"
+    Params = UpscaleParams
+    params: UpscaleParams
+
+    # -- setup -----------------------------------------------------------------------------------
+
+    def setup(self, ctx: RunContext) -> None:
+        """Resolve (downloading if needed) and load the model once; ConfigError if it cannot be."""
+        import torch
+
+        from ..models.fetch import resolve_model
+        from ..models.zoo import ZOO
+
+        p = self.params
+        self._device = torch.device(ctx.device)
+        self._path = resolve_model(p.model)
+        self._dni: tuple[Any, float] | None = None
+        if p.denoise_strength is not None and p.denoise_strength < 1.0:
+            partner = ZOO[_DENOISE_MODEL].denoise_partner
+            assert partner is not None
+            sibling = self._path.with_name(ZOO[partner].filename)
+            self._dni = (sibling if sibling.is_file() else resolve_model(partner), p.denoise_strength)
+        self._channels_last = p.channels_last
+        self._bpp: dict[Any, float] = {}
+        self._reference: dict[Any, Any] = {}
+        from ..models.load import describe, load_model
+
+        # what the model is, from a CPU copy (shared with the CPU engine through the loader's cache)
+        cpu_copy = load_model(self._path, device="cpu", channels_last=self._channels_last, interpolate_with=self._dni)
+        self._info = describe(cpu_copy, self._path)
+        info = self._info
+        if info.input_channels not in (1, 3) or info.output_channels != info.input_channels:
+            raise ConfigError(
+                f"model {p.model}: {info.input_channels} input / {info.output_channels} output channels; "
+                "upscale needs a 1- or 3-channel image model"
+            )
+        if p.engine == "realesrgan":
+            if info.input_channels != 3:
+                raise ConfigError(f"model {p.model}: engine realesrgan needs an RGB model; use engine: spandrel")
+            self._reference_for(self._dtype(8))
+        else:
+            self._load(self._dtype(8))
+
+    def _dtype(self, bit_depth: int) -> torch.dtype:
+        import torch
+
+        from ..devices import compute_dtype
+
+        p = self.params
+        if p.precision == "auto" and bit_depth > 8:
+            return torch.float32
+        half = self._info.supports_half
+        bf16 = self._info.supports_bfloat16 and self.params.engine == "spandrel"
+        return compute_dtype(self._device, fp16=half, bf16=bf16, precision=p.precision)
+
+    def _load(self, dtype: torch.dtype) -> Any:
+        from ..models.load import load_model
+
+        return load_model(
+            self._path, device=self._device, dtype=dtype, channels_last=self._channels_last,
+            interpolate_with=self._dni,
+        )  # fmt: skip
+
+    def _reference_for(self, dtype: torch.dtype) -> Any:
+        import torch
+
+        from ..models.reference import ReferenceUpscaler
+
+        if dtype not in self._reference:
+            p = self.params
+            self._reference[dtype] = ReferenceUpscaler(
+                self._path, device=self._device, half=dtype == torch.float16,
+                tile=p.tile if isinstance(p.tile, int) else 0, tile_pad=p.tile_overlap, interpolate_with=self._dni,
+            )  # fmt: skip
+        return self._reference[dtype]
+
+    # -- one image -------------------------------------------------------------------------------
+
+    def _runner(self, dtype: torch.dtype, stats: TileStats, warn: Any) -> Any:
+        """A callable ``[C_model,H,W] -> [C_model,H*s,W*s]`` float32 for the chosen engine."""
+        import torch
+
+        from ..ops.tiling import estimate_bytes_per_pixel, tiled_upscale
+
+        p = self.params
+        if p.engine == "realesrgan":
+            return self._reference_for(dtype)
+        descriptor = self._load(dtype)
+        call = _raw_call(descriptor)
+        fallback = None
+        if dtype != torch.float32:
+
+            def fallback(t: torch.Tensor) -> torch.Tensor:  # loaded only if a tile ever overflows
+                return _raw_call(self._load(torch.float32))(t)
+
+        if (p.tile == "auto" or p.batch == "auto") and dtype not in self._bpp:
+            self._bpp[dtype] = estimate_bytes_per_pixel(
+                call, descriptor.input_channels, device=self._device, dtype=dtype,
+                size_requirements=descriptor.size_requirements, probe=128 if self._device.type == "cuda" else 64,
+            )  # fmt: skip
+
+        def run(planes: torch.Tensor) -> torch.Tensor:
+            return tiled_upscale(
+                planes, call, descriptor.scale, tile=p.tile, overlap=p.tile_overlap, batch=p.batch,
+                size_requirements=descriptor.size_requirements, dtype=dtype, fallback=fallback,
+                channels_last=self._channels_last, min_tile=p.min_tile, bytes_per_pixel=self._bpp.get(dtype),
+                warn=warn, stats=stats,
+            )  # fmt: skip
+
+        return run
+
+    def _target(self, height: int, width: int) -> tuple[int, int]:
+        """Output (h, w)."""
+        p, s = self.params, self._info.scale
+        if p.size is not None:
+            return p.size[1], p.size[0]
+        if p.long_side is not None:
+            k = p.long_side / max(height, width)
+            return max(round(height * k), 1), max(round(width * k), 1)
+        if p.scale is not None:
+            return max(round(height * p.scale), 1), max(round(width * p.scale), 1)
+        return height * s, width * s
+
+    def process(self, image: Image, ctx: RunContext) -> Image:
+        import torch
+
+        from ..ops.tiling import TileStats
+
+        p = self.params
+        dtype = self._dtype(image.meta.bit_depth)
+        stats = TileStats()
+        warned: list[str] = []
+
+        def warn(message: str) -> None:
+            if message not in warned:
+                warned.append(message)
+                ctx.warn(f"upscale: {message}")
+
+        engine = self._runner(dtype, stats, warn)
+        model_channels = self._info.input_channels
+
+        def run(planes: torch.Tensor) -> torch.Tensor:
+            """Any 1- or 3-channel planes through the model, back in the same channel count."""
+            c = planes.shape[0]
+            if c == model_channels:
+                return engine(planes)
+            if c == 1:  # gray through an RGB model
+                return _luma(engine(planes.expand(3, -1, -1)))
+            return torch.cat([engine(planes[i : i + 1]) for i in range(c)])  # RGB through a gray model
+
+        x = image.pixels
+        alpha = image.alpha
+        try:
+            if alpha is None or bool((alpha >= 1.0).all()):
+                out = run(x)
+                out_alpha = None if alpha is None else torch.ones_like(out[:1])
+            else:
+                out = run(_bleed(x, alpha))
+                if p.alpha == "model":
+                    out_alpha = run(alpha)
+                else:
+                    import torch.nn.functional as F
+
+                    out_alpha = F.interpolate(alpha[None], size=out.shape[-2:], mode="bicubic", align_corners=False)[0]
+                    out_alpha = out_alpha.clamp_(0.0, 1.0)
+        except (MemoryError, FloatingPointError) as exc:
+            where = f"{ctx.path}: " if ctx.path else ""
+            raise InputError(f"{where}upscale failed: {exc}") from None
+        target = self._target(image.height, image.width)
+        if tuple(out.shape[-2:]) != target:
+            out = _resize(out, target, p.resize_method)
+            if out_alpha is not None:
+                out_alpha = _resize(out_alpha, target, p.resize_method)
+        ctx.results["upscale"] = {
+            "model": p.model,
+            "engine": p.engine,
+            "native_scale": self._info.scale,
+            "tile": stats.tile if p.engine == "spandrel" else (p.tile if isinstance(p.tile, int) else 0),
+            "overlap": stats.overlap if p.engine == "spandrel" else p.tile_overlap,
+            "batch": stats.batch,
+            "dtype": str(dtype).removeprefix("torch."),
+            "fp32_reruns": stats.fp32_reruns,
+            "oom_retries": stats.oom_retries,
+            "output_size": [int(out.shape[-1]), int(out.shape[-2])],
+        }
+        return image.replace(pixels=out.contiguous(), alpha=None if out_alpha is None else out_alpha.contiguous())

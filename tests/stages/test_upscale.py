@@ -1,0 +1,307 @@
+"""The upscale stage: parity with upstream, gray/alpha/16-bit handling, target sizes, engines, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from pydantic import ValidationError
+
+import enhance.models.fetch as fetch_module
+from enhance.context import RunContext
+from enhance.errors import ConfigError, InputError
+from enhance.image import Image, Metadata
+from enhance.models import zoo
+from enhance.models.load import load_model
+from enhance.stages.upscale import Upscale, _resize
+from tests.conftest import ANIMEVIDEOV3, KODAK
+from tests.sr_models import closed_port_url, save_pth, tiny_compact_state
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_pth(tmp_path_factory.mktemp("models") / "tiny-x4.pth", tiny_compact_state(seed=5))
+
+
+@pytest.fixture(scope="module")
+def nearest_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Compact x4 whose output is exactly the nearest-neighbour upscale of its input."""
+    return save_pth(tmp_path_factory.mktemp("models") / "nearest-x4.pth", tiny_compact_state(zero_last=True))
+
+
+@pytest.fixture
+def offline_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Empty model folders everywhere and no network; returns $ENHANCE_WEIGHTS."""
+    env = tmp_path / "env"
+    env.mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ENHANCE_WEIGHTS", str(env))
+    monkeypatch.setattr(fetch_module, "user_cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setattr(fetch_module, "_checkout_weights", lambda: None)
+    monkeypatch.setenv("ENHANCE_MODEL_BASE_URL", closed_port_url())
+    monkeypatch.delenv("ENHANCE_OFFLINE", raising=False)
+    return env
+
+
+def rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+# -- parameters and setup ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"denoise_strength": 0.5, "model": "RealESRGAN_x4plus"},
+        {"scale": 2, "long_side": 3840},
+        {"size": [3840, 2160], "scale": 2},
+        {"tile": -1},
+        {"batch": 0},
+        {"engine": "realesrgan", "precision": "bf16"},
+        {"alpha": "nearest"},
+        {"tiles": 256},
+    ],
+)
+def test_bad_parameters_are_refused(params: dict) -> None:
+    with pytest.raises(ValidationError):
+        Upscale(**params)
+
+
+def test_denoise_strength_is_accepted_for_the_general_model() -> None:
+    assert Upscale(model="realesr-general-x4v3", denoise_strength=0.3).params.denoise_strength == 0.3
+
+
+def test_a_missing_model_stops_setup_with_the_url_and_the_folder(offline_places: Path) -> None:
+    stage = Upscale(model="realesr-general-x4v3")
+    with pytest.raises(ConfigError) as info:
+        stage.ensure_setup(RunContext(device="cpu"))
+    message = str(info.value)
+    assert "realesr-general-x4v3.pth" in message and str(offline_places) in message and "\n" not in message
+
+
+# -- one image --------------------------------------------------------------------------------------
+
+
+def test_rgb_in_rgb_out_at_the_native_scale_with_results(tiny_path: Path, device: str) -> None:
+    ctx = RunContext(device=device)
+    out = Upscale(model=str(tiny_path), tile=32, tile_overlap=8)(rgb(20, 24), ctx)
+    assert out.shape == (80, 96, 3) and out.dtype == np.uint8
+    info = ctx.results["upscale"]
+    assert info["native_scale"] == 4 and info["tile"] == 0 and info["fp32_reruns"] == 0
+    assert info["dtype"] == ("float32" if device == "cpu" else "float16") and info["output_size"] == [96, 80]
+
+
+def test_gray_in_gray_out_through_an_rgb_model(nearest_path: Path) -> None:
+    gray = np.random.default_rng(1).integers(0, 256, (12, 10), dtype=np.uint8)
+    out = Upscale(model=str(nearest_path))(gray, RunContext(device="cpu"))
+    assert out.shape == (48, 40)
+    np.testing.assert_array_equal(out, np.kron(gray, np.ones((4, 4), dtype=np.uint8)))
+
+
+def test_rgb_through_a_one_channel_model_runs_each_plane(tmp_path: Path) -> None:
+    path = save_pth(tmp_path / "gray.pth", tiny_compact_state(channels=1, seed=2))
+    x = torch.rand(3, 16, 12, generator=torch.Generator().manual_seed(0))
+    out = Upscale(model=str(path), tile=0)(x, RunContext(device="cpu"))
+    model = load_model(path).model
+    with torch.no_grad():
+        planes = [model(x[i : i + 1][None])[0].clamp(0, 1) for i in range(3)]
+    torch.testing.assert_close(out, torch.cat(planes), atol=1e-5, rtol=0)
+
+
+def disc_rgba(size: int = 32) -> Image:
+    """An opaque red disc with a soft edge on a transparent background whose colour is black."""
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    r = ((yy - size / 2 + 0.5) ** 2 + (xx - size / 2 + 0.5) ** 2).sqrt()
+    alpha = (size / 3 - r).clamp(0, 1)[None]
+    colour = torch.zeros(3, size, size)
+    colour[0] = (alpha[0] > 0).float()  # red where visible, black where transparent
+    return Image(colour, alpha, Metadata())
+
+
+def test_alpha_edges_get_no_dark_fringes(nearest_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A linear 'model' (bilinear x4) exposes the fringe: straight-alpha upscaling mixes in the black."""
+    stage = Upscale(model=str(nearest_path), alpha="bicubic")
+    stage.ensure_setup(RunContext(device="cpu"))
+
+    def bilinear(planes: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(planes[None], scale_factor=4, mode="bilinear", align_corners=False)[0]
+
+    monkeypatch.setattr(stage, "_runner", lambda dtype, stats, warn: bilinear)
+    image = disc_rgba()
+    out = stage.process(image, RunContext(device="cpu"))
+    visible = out.alpha[0] > 0.05
+    assert out.alpha.shape == (1, 128, 128) and visible.any()
+    assert out.pixels[0][visible].min() > 0.97, "red darkened at the edge"
+    naive = bilinear(image.pixels)[0][visible]  # what upscaling colour without alpha gives
+    assert naive.min() < 0.5
+
+
+def test_alpha_through_the_model_and_opaque_alpha_costs_nothing(
+    nearest_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = disc_rgba(16)
+    out = Upscale(model=str(nearest_path), alpha="model")(image, RunContext(device="cpu"))
+    torch.testing.assert_close(out.alpha, F.interpolate(image.alpha[None], scale_factor=4)[0], atol=1e-6, rtol=0)
+    stage = Upscale(model=str(nearest_path))
+    stage.ensure_setup(RunContext(device="cpu"))
+    calls = []
+    run = stage._runner
+
+    def counting(dtype, stats, warn):
+        engine = run(dtype, stats, warn)
+        return lambda planes: calls.append(planes.shape) or engine(planes)
+
+    monkeypatch.setattr(stage, "_runner", counting)
+    opaque = Image(image.pixels, torch.ones_like(image.alpha), Metadata())
+    result = stage.process(opaque, RunContext(device="cpu"))
+    assert len(calls) == 1 and bool((result.alpha == 1).all())
+
+
+def test_sixteen_bit_precision_survives_the_stage(nearest_path: Path) -> None:
+    levels = torch.arange(64 * 64, dtype=torch.float32).reshape(1, 64, 64) / 65535.0  # 4096 distinct 16-bit codes
+    image = Image(levels.expand(3, -1, -1).contiguous(), None, Metadata(bit_depth=16))
+    ctx = RunContext(device="cpu")
+    out = Upscale(model=str(nearest_path))(image, ctx)
+    assert ctx.results["upscale"]["dtype"] == "float32"
+    torch.testing.assert_close(out.pixels, F.interpolate(image.pixels[None], scale_factor=4)[0], atol=1e-7, rtol=0)
+    assert out.pixels.unique().numel() == 4096  # nothing was rounded to 8 bits
+
+
+@pytest.mark.parametrize(
+    ("params", "shape"),
+    [({"size": [50, 30]}, (30, 50)), ({"long_side": 60}, (45, 60)), ({"scale": 2}, (30, 40)), ({}, (60, 80))],
+)
+def test_output_size_targets(tiny_path: Path, params: dict, shape: tuple[int, int]) -> None:
+    x = torch.rand(3, 15, 20, generator=torch.Generator().manual_seed(3))
+    ctx = RunContext(device="cpu")
+    out = Upscale(model=str(tiny_path), **params)(x, ctx)
+    assert tuple(out.shape[-2:]) == shape and ctx.results["upscale"]["output_size"] == [shape[1], shape[0]]
+
+
+def test_scale_two_with_a_x4_model_is_the_native_output_downscaled(tiny_path: Path) -> None:
+    x = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(4))
+    native = Upscale(model=str(tiny_path))(x, RunContext(device="cpu"))
+    half = Upscale(model=str(tiny_path), scale=2)(x, RunContext(device="cpu"))
+    torch.testing.assert_close(half, _resize(native, (32, 32), "lanczos"), atol=1e-6, rtol=0)
+
+
+def test_both_engines_agree(tiny_path: Path) -> None:
+    x = torch.rand(3, 20, 18, generator=torch.Generator().manual_seed(5))
+    ours = Upscale(model=str(tiny_path), tile=0, precision="fp32")(x, RunContext(device="cpu"))
+    theirs = Upscale(model=str(tiny_path), tile=0, engine="realesrgan")(x, RunContext(device="cpu"))
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+
+
+def test_denoise_strength_interpolates_with_the_wdn_twin(offline_places: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    general, wdn = zoo.ZOO["realesr-general-x4v3"], zoo.ZOO["realesr-general-wdn-x4v3"]
+    for e, seed in ((general, 1), (wdn, 2)):  # tiny stand-ins: unpinned, trusted on first use
+        monkeypatch.setitem(zoo.ZOO, e.name, zoo.ModelEntry(**{**e.__dict__, "sha256": ()}))
+        save_pth(offline_places / e.filename, tiny_compact_state(seed=seed))
+    x = torch.rand(3, 12, 12, generator=torch.Generator().manual_seed(6))
+    out = Upscale(model="realesr-general-x4v3", denoise_strength=0.3, tile=0)(x, RunContext(device="cpu"))
+    mixed = load_model(offline_places / general.filename, interpolate_with=(offline_places / wdn.filename, 0.3))
+    with torch.no_grad():
+        expected = mixed.model(x[None])[0].clamp(0, 1)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+
+
+def test_running_out_of_memory_fails_the_image_with_its_name(
+    nearest_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stage = Upscale(model=str(nearest_path))
+    ctx = RunContext(device="cpu", path=Path("in/huge.png"))
+    stage.ensure_setup(ctx)
+
+    def exhausted(dtype, stats, warn):
+        def run(planes):
+            raise MemoryError("out of memory on cpu even with 32px tiles: ...")
+
+        return run
+
+    monkeypatch.setattr(stage, "_runner", exhausted)
+    with pytest.raises(InputError, match=r"in/huge\.png: upscale failed: out of memory"):
+        stage.process(disc_rgba(8), ctx)
+
+
+# -- the real model ---------------------------------------------------------------------------------
+
+KODAK_CROPS = [("kodim05.png", 100, 120), ("kodim13.png", 250, 40), ("kodim23.png", 180, 300)]
+
+
+@pytest.mark.shared
+def test_untiled_fp32_output_equals_upstream_realesrganer() -> None:
+    """Parity: our stage and upstream RealESRGANer (tile=0, pre_pad=0, fp32) on the real model."""
+    from PIL import Image as PILImage
+
+    from enhance.compat import import_reference
+
+    realesrgan = import_reference("realesrgan")
+    srvgg = import_reference("realesrgan.archs.srvgg_arch")
+    net = srvgg.SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=16, upscale=4, act_type="prelu")
+    upstream = realesrgan.RealESRGANer(
+        scale=4, model_path=str(ANIMEVIDEOV3), model=net, tile=0, pre_pad=0, half=False, device=torch.device("cpu")
+    )
+    stage = Upscale(model=str(ANIMEVIDEOV3), tile=0, precision="fp32")
+    for name, top, left in KODAK_CROPS:
+        crop = np.asarray(PILImage.open(KODAK / name).convert("RGB"))[top : top + 128, left : left + 144].copy()
+        ours = stage(crop, RunContext(device="cpu"))
+        theirs, _ = upstream.enhance(crop[:, :, ::-1].copy())  # upstream takes and returns BGR
+        diff = np.abs(ours.astype(int) - theirs[:, :, ::-1].astype(int))
+        assert ours.shape == (512, 576, 3) and diff.max() <= 1, f"{name}: max difference {diff.max()}/255"
+
+
+# -- CUDA -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.cuda
+@pytest.mark.shared
+def test_cuda_fp16_channels_last_matches_cpu_fp32() -> None:
+    from PIL import Image as PILImage
+
+    crop = np.asarray(PILImage.open(KODAK / "kodim05.png").convert("RGB"))[:256, :256].copy()
+    cpu = Upscale(model=str(ANIMEVIDEOV3), tile=0, precision="fp32")(crop, RunContext(device="cpu"))
+    ctx = RunContext(device="cuda")
+    gpu = Upscale(model=str(ANIMEVIDEOV3), tile=128)(crop, ctx)
+    assert ctx.results["upscale"]["dtype"] == "float16" and ctx.results["upscale"]["fp32_reruns"] == 0
+    diff = np.abs(cpu.astype(int) - gpu.astype(int))
+    assert diff.max() <= 4 and diff.mean() < 0.5
+
+
+@pytest.mark.cuda
+def test_cuda_half_precision_overflow_is_rerun_in_fp32(tiny_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import enhance.stages.upscale as module
+
+    real = module._raw_call
+
+    def overflowing(descriptor):
+        call = real(descriptor)
+        if next(descriptor.model.parameters()).dtype != torch.float16:
+            return call
+
+        def run(t):
+            out = call(t)
+            out[t.float().flatten(1).amax(dim=1) > 0.999] = float("inf")
+            return out
+
+        return run
+
+    monkeypatch.setattr(module, "_raw_call", overflowing)
+    x = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(7)) * 0.9
+    x[:, 3, 3] = 1.0
+    expected = Upscale(model=str(tiny_path), tile=32, precision="fp32")(x, RunContext(device="cuda"))
+    ctx = RunContext(device="cuda")
+    out = Upscale(model=str(tiny_path), tile=32, precision="fp16")(x, ctx)
+    assert ctx.results["upscale"]["fp32_reruns"] >= 1 and len(ctx.warnings) == 1
+    torch.testing.assert_close(out.cpu(), expected.cpu(), atol=3e-3, rtol=0)
+
+
+@pytest.mark.cuda
+def test_cuda_sixteen_bit_sources_run_in_fp32(nearest_path: Path) -> None:
+    image = Image(torch.rand(3, 16, 16), None, Metadata(bit_depth=16))
+    ctx = RunContext(device="cuda")
+    Upscale(model=str(nearest_path))(image, ctx)
+    assert ctx.results["upscale"]["dtype"] == "float32"
