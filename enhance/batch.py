@@ -9,7 +9,6 @@ a rerun skips what is done.
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import threading
 import time
@@ -17,19 +16,26 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, EnhanceError
+from .errors import ConfigError
+from .manifest import (
+    MANIFEST_NAME,
+    build_manifest,
+    failure_message,
+    new_record,
+    now,
+    read_records,
+    summarize,
+    write_manifest,
+)
 
 if TYPE_CHECKING:
     from .config import OutputSpec
     from .pipeline import Pipeline
 
 __all__ = ["MANIFEST_NAME", "BatchResult", "Job", "collect_jobs", "discover", "plan_jobs", "run_batch"]
-
-MANIFEST_NAME = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -54,12 +60,7 @@ class BatchResult:
 
     @property
     def summary(self) -> dict[str, int]:
-        return {
-            "total": len(self.records),
-            "done": self.count("done"),
-            "skipped": self.count("skipped"),
-            "failed": self.count("failed"),
-        }
+        return summarize(self.records)
 
     @property
     def exit_code(self) -> int:
@@ -157,7 +158,7 @@ def collect_jobs(
         ConfigError: missing input, an output that would overwrite an input or escape ``out_dir``,
             or two inputs that would be written to the same output.
     """
-    earlier = _previous_records(out_dir / MANIFEST_NAME).values()
+    earlier = read_records(out_dir / MANIFEST_NAME).values()
     earlier_outputs = [Path(r["output"]) for r in earlier if r.get("output")]
     found = discover(inputs, recursive=recursive, pattern=pattern, exclude=out_dir, skip=earlier_outputs)
     jobs = plan_jobs(found, out_dir, output)
@@ -168,43 +169,8 @@ def collect_jobs(
 # -- the run -----------------------------------------------------------------------------------
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    from .io import atomic_output
-
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _previous_records(manifest: Path) -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        return {r["input"]: r for r in data.get("files", []) if isinstance(r, dict) and "input" in r}
-    except (OSError, ValueError, AttributeError):
-        return {}
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def _record(job: Job, status: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "input": str(job.source.resolve()),
-        "relative": job.relative.as_posix(),
-        "output": str(job.destination),
-        "status": status,
-        "error": None,
-        "timings": {},
-        "size": {},
-        "results": {},
-        "warnings": [],
-        **extra,
-    }
+    return new_record(job.source, job.relative, status, output=job.destination, **extra)
 
 
 class _Progress:
@@ -292,9 +258,9 @@ def run_batch(
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out_dir)
     manifest_path = out_dir / MANIFEST_NAME
-    previous = _previous_records(manifest_path)
+    previous = read_records(manifest_path)
     result = BatchResult(manifest_path=manifest_path)
-    started = _now()
+    started = now()
 
     todo: list[Job] = []
     for job in planned:
@@ -318,9 +284,7 @@ def run_batch(
     lock = threading.Lock()
 
     def failed(job: Job, exc: BaseException, **extra: Any) -> dict[str, Any]:
-        message = _one_line(exc)
-        if not isinstance(exc, EnhanceError):
-            message = f"{job.source}: {message}"
+        message = failure_message(exc, job.source, job.relative)
         bar.message(f"failed: {message}")
         return _record(job, "failed", error=message, **extra)
 
@@ -439,22 +403,18 @@ def _release_memory(device: Any) -> None:
 
 
 def _write_manifest(result: BatchResult, pipeline: Pipeline, base: Any, config: Path | None, started: str) -> None:
-    from . import __version__
-
     if result.manifest_path is None:
         return
-    data = {
-        "enhance_version": __version__,
-        "pipeline": pipeline.name,
-        "config": str(config) if config else None,
-        "device": str(base.device),
-        "started": started,
-        "finished": _now(),
-        "interrupted": result.interrupted,
-        "summary": result.summary,
-        "files": result.records,
-    }
-    _write_json_atomic(result.manifest_path, data)
+    data = build_manifest(
+        "run",
+        result.records,
+        started=started,
+        pipeline=pipeline.name,
+        config=str(config) if config else None,
+        device=str(base.device),
+        interrupted=result.interrupted,
+    )
+    write_manifest(result.manifest_path, data)
     if any(r.get("results", {}).get("scores") for r in result.records):
         try:
             from .report import write_reports

@@ -15,11 +15,11 @@ import shutil
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError, EnhanceError
+from ..manifest import build_manifest, failure_message, new_record, now
 
 __all__ = ["Ranking", "parse_weights", "ranking_for", "group_candidates", "pick_best"]
 
@@ -199,7 +199,6 @@ def pick_best(
     """
     import torch
 
-    from .. import __version__
     from ..batch import discover
     from ..devices import resolve_device
     from ..io import read
@@ -214,17 +213,17 @@ def pick_best(
     if not found:
         raise ConfigError(f"no images found in {', '.join(map(str, inputs))}")
     groups, unmatched = group_candidates(found, group_by, pattern)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = now()
     records: list[dict[str, Any]] = []
     placed: set[Path] = set()
     for path, relative in unmatched:
-        records.append(_record(path, relative, "skipped", warnings=[f"name does not match --pattern {pattern!r}"]))
+        records.append(new_record(path, relative, "skipped", warnings=[f"name does not match --pattern {pattern!r}"]))
 
     for group, members in groups.items():
         group_records = []
         values: list[dict[str, float | None]] = []
         for path, relative in members:
-            record = _record(path, relative, "done")
+            record = new_record(path, relative)
             try:
                 with torch.no_grad():
                     image = read(path, target)
@@ -235,8 +234,7 @@ def pick_best(
                 }
                 values.append(scored)
             except (EnhanceError, ValueError) as exc:
-                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                record.update(status="failed", error=message if str(path) in message else f"{path}: {message}")
+                record.update(status="failed", error=failure_message(exc, path, relative))
                 echo(f"failed: {record['error']}")
                 values.append({})
             group_records.append(record)
@@ -262,39 +260,12 @@ def pick_best(
                 record["warnings"].append("not ranked: a ranking metric could not be computed")
         records.extend(group_records)
 
-    failed = sum(1 for r in records if r["status"] == "failed")
-    skipped = sum(1 for r in records if r["status"] == "skipped")
-    return {
-        "kind": "pick",
-        "title": "enhance pick report",
-        "enhance_version": __version__,
-        "pipeline": None,
-        "device": str(target),
-        "ranking": ranking.describe(),
-        "top": top,
-        "mode": "link" if link else "copy",
-        "started": started,
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "summary": {
-            "total": len(records),
-            "done": len(records) - failed - skipped,
-            "skipped": skipped,
-            "failed": failed,
-        },
-        "files": records,
-    }
-
-
-def _record(path: Path, relative: Path, status: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "input": str(path.resolve()),
-        "relative": relative.as_posix(),
-        "output": None,
-        "status": status,
-        "error": None,
-        "timings": {},
-        "size": {},
-        "results": {},
-        "warnings": [],
-        **extra,
-    }
+    return build_manifest(
+        "pick",
+        records,
+        started=started,
+        device=str(target),
+        ranking=ranking.describe(),
+        top=top,
+        mode="link" if link else "copy",
+    )

@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, EnhanceError, InputError
+from ..manifest import build_manifest, failure_message, new_record, now
 
 __all__ = ["ReferenceIndex", "default_score_metrics", "score_files"]
 
 FULL_REFERENCE_DEFAULTS = ("psnr", "psnr_y", "ssim", "ssim_y")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class ReferenceIndex:
@@ -95,7 +91,6 @@ def score_files(
     """
     import torch
 
-    from .. import __version__
     from ..batch import discover
     from ..devices import resolve_device
     from ..io import read
@@ -113,21 +108,10 @@ def score_files(
     if not found:
         raise ConfigError(f"no images found in {', '.join(map(str, paths))}")
     plain = [n for n in names if get_metric(n).kind == "no-reference"]
-    started = _now()
+    started = now()
     records = []
     for path, relative in found:
-        record: dict[str, Any] = {
-            "input": str(path.resolve()),
-            "relative": relative.as_posix(),
-            "output": None,
-            "reference": None,
-            "status": "done",
-            "error": None,
-            "timings": {},
-            "size": {},
-            "results": {},
-            "warnings": [],
-        }
+        record = new_record(path, relative, reference=None)
         t0 = time.perf_counter()
         try:
             ref_path = references.find(relative) if references is not None else None
@@ -148,25 +132,17 @@ def score_files(
                         scores[n] = {"before": None, "after": _finite(v), "delta": None}
             record["results"]["scores"] = scores
         except (EnhanceError, ValueError) as exc:
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if str(path) not in message and relative.as_posix() not in message:
-                message = f"{path}: {message}"
+            message = failure_message(exc, path, relative)
             record.update(status="failed", error=message)
             echo(f"failed: {message}")
         record["timings"]["compute"] = round(time.perf_counter() - t0, 4)
         records.append(record)
-    failed = sum(1 for r in records if r["status"] == "failed")
-    return {
-        "kind": "score",
-        "title": "enhance score report",
-        "enhance_version": __version__,
-        "pipeline": None,
-        "device": str(target),
-        "metrics": names,
-        "crop_border": crop_border,
-        "reference": str(Path(reference).resolve()) if reference is not None else None,
-        "started": started,
-        "finished": _now(),
-        "summary": {"total": len(records), "done": len(records) - failed, "skipped": 0, "failed": failed},
-        "files": records,
-    }
+    return build_manifest(
+        "score",
+        records,
+        started=started,
+        device=str(target),
+        metrics=names,
+        crop_border=crop_border,
+        reference=str(Path(reference).resolve()) if reference is not None else None,
+    )
