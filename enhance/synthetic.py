@@ -67,18 +67,23 @@ def gradient(
     *,
     pattern: str = "linear",
     tint: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    contrast: float = 1.0,
 ) -> torch.Tensor:
     """A smooth float64 gradient ``[3,H,W]`` in [0,1] (no quantisation).
 
     ``linear`` runs from dark at the top to bright at the bottom; ``vignette`` is bright in the
     centre and falls off smoothly towards the corners. ``tint`` scales the channels (1, 1, 1 is
-    neutral grey, whose channels step together when quantised).
+    neutral grey, whose channels step together when quantised). ``contrast`` scales the luma
+    range about its middle: small frames need gentler gradients for bands to be wider than a
+    pixel or two (0.25 at 256×192 gives one-code bands about 6 px wide).
     """
     import torch
 
     if pattern not in PATTERNS:
         raise ValueError(f"pattern must be one of {PATTERNS}, got {pattern!r}")
     low, high = _RANGES[pattern]
+    middle, half = (low + high) / 2, (high - low) / 2 * contrast
+    low, high = middle - half, middle + half
     y = (torch.arange(height, dtype=torch.float64) + 0.5) / height
     x = (torch.arange(width, dtype=torch.float64) + 0.5) / width
     if pattern == "linear":
@@ -150,13 +155,14 @@ def banded(
     pattern: str = "linear",
     texture_region: bool = True,
     tint: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    contrast: float = 1.0,
     seed: int = 0,
 ) -> Synthetic:
-    """A test frame: the ``pattern`` gradient quantised as ``case`` (one of :data:`CASES`), with a
-    textured region over the right third when ``texture_region`` is true."""
+    """A test frame: the ``pattern`` gradient (see :func:`gradient`) quantised as ``case`` (one of
+    :data:`CASES`), with a textured region over the right third when ``texture_region`` is true."""
     if case not in CASES:
         raise ValueError(f"case must be one of {CASES}, got {case!r}")
-    smooth = gradient(height, width, pattern=pattern, tint=tint)
+    smooth = gradient(height, width, pattern=pattern, tint=tint, contrast=contrast)
     split = width - width // 3 if texture_region else width
     texture_box = None
     if texture_region:

@@ -234,14 +234,21 @@ def _block_histogram(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(block, level, count) for every level present among the ``mask`` pixels of each block.
 
-    Counted with one bincount over ``level mod classes``; the mean level of a class recovers the
-    level itself (two plateaus exactly ``classes`` apart inside one block would merge).
+    With few pixels per block (small images) the distinct (block, level) keys are sorted out
+    directly; with many, one bincount over ``level mod classes`` per block is cheaper, and the
+    mean level of a class recovers the level (two levels exactly ``classes`` apart inside one
+    block would merge).
     """
     import torch
 
     chosen = level[mask]
-    keys = block_id[mask] * classes + (chosen & (classes - 1))
-    total = int(block_id.max()) * classes + classes
+    blocks = block_id[mask]
+    total = (int(block_id.max()) + 1) * classes
+    if total > 4 * chosen.numel():
+        keys, counts = torch.unique(blocks * (level.max() + 1) + chosen, return_counts=True)
+        span = int(level.max()) + 1
+        return keys // span, keys % span, counts.double()
+    keys = blocks * classes + (chosen & (classes - 1))
     counts = torch.bincount(keys, minlength=total)
     sums = torch.bincount(keys, weights=chosen.double(), minlength=total)
     items = counts.nonzero().squeeze(1)

@@ -87,7 +87,9 @@ def deband(
     chosen = _planes(count, channels)
     if not chosen:
         return x.clone()
-    generator = torch.Generator(device=images.device).manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+    # the CPU generator keeps only 32 bits of a seed: fold the high half in rather than drop it
+    wide = int(seed) & 0xFFFF_FFFF_FFFF_FFFF
+    generator = torch.Generator(device=images.device).manual_seed((wide ^ (wide >> 32)) & 0xFFFF_FFFF)
     settings = (threshold * _CODE, radius, iterations, grain * _CODE, generator)
     if len(chosen) == count:
         # every plane by the same rule: no colour conversion needed, and untouched pixels stay exact
@@ -160,7 +162,21 @@ def _coarse_correction(
     out, _ = _pass(_pad(small, r), r, threshold, generator, flat_gate=False)
     if levels > 1 and min(small.shape[-2:]) >= 4:
         _add_upsampled(out, _coarse_correction(out, threshold, radius, levels - 1, generator))
-    return out.sub_(small)
+    # the references' mean is noisy pixel to pixel; upsampled, that noise would read as blotches
+    return _box3(out.sub_(small))
+
+
+def _box3(x: torch.Tensor) -> torch.Tensor:
+    """3x3 mean of ``[N,H,W]`` with repeated edges (separable, plain slices)."""
+    import torch
+
+    wide = torch.cat([x[:, :, :1], x, x[:, :, -1:]], 2)
+    rows = wide[:, :, :-2] + wide[:, :, 1:-1]
+    rows += wide[:, :, 2:]
+    tall = torch.cat([rows[:, :1], rows, rows[:, -1:]], 1)
+    out = tall[:, :-2] + tall[:, 1:-1]
+    out += tall[:, 2:]
+    return out.mul_(1.0 / 9.0)
 
 
 def _radius(radius: int, height: int, width: int) -> int:
@@ -268,17 +284,22 @@ def _block_min(mask: torch.Tensor, *, out: torch.Tensor) -> None:
 def _flat(
     padded: torch.Tensor, r: int, top: int, n: int, left: int, w: int, scratch: torch.Tensor, out: torch.Tensor
 ) -> torch.Tensor:
-    """1 where a pixel's right or lower neighbour is within ``_FLAT`` codes, else 0, for the
-    ``n``×``w`` tile at ``(top, left)`` of the planes in ``padded``: band pixels pass, including
-    the edges of a band, which are flat along it; texture mostly fails. ``scratch`` and ``out``
-    are tile-shaped buffers."""
+    """1 where a pixel has, both horizontally and vertically, a neighbour within ``_FLAT`` codes,
+    else 0, for the ``n``×``w`` tile at ``(top, left)`` of the planes in ``padded``. Band pixels
+    pass, including those on a band's edge (flat along the band and towards its inside);
+    texture rarely does. ``scratch`` and ``out`` are tile-shaped buffers."""
     import torch
 
     y, x = top + r, left + r
     centre = padded[:, y : y + n, x : x + w]
-    torch.sub(padded[:, y : y + n, x + 1 : x + 1 + w], centre, out=scratch).abs_()
-    torch.sub(padded[:, y + 1 : y + 1 + n, x : x + w], centre, out=out).abs_()
-    return torch.le(torch.minimum(scratch, out, out=out), _FLAT * _CODE, out=out)
+
+    def nearest(a: torch.Tensor, b: torch.Tensor, into: torch.Tensor) -> torch.Tensor:
+        torch.sub(a, centre, out=into).abs_()
+        return torch.minimum(into, torch.sub(b, centre).abs_(), out=into)
+
+    across = nearest(padded[:, y : y + n, x - 1 : x - 1 + w], padded[:, y : y + n, x + 1 : x + 1 + w], scratch)
+    along = nearest(padded[:, y - 1 : y - 1 + n, x : x + w], padded[:, y + 1 : y + 1 + n, x : x + w], out)
+    return torch.le(torch.maximum(across, along, out=out), _FLAT * _CODE, out=out)
 
 
 def _reference_tables(
