@@ -1,31 +1,39 @@
 """Debanding in the f3kdb / libplacebo family, as vectorised torch (CPU and CUDA).
 
-Written by hand: no maintained library debands tensors on a GPU. The method, per channel of a
-luma/chroma (full-range BT.601 YCbCr) image:
+Written by hand: no maintained library debands tensors on a GPU. The method, per image:
 
-1. **Random references.** For each pixel, draw a random offset ``(dx, dy)`` within ``radius``
-   and read the four references at ``(±dx, ±dy)`` around it (f3kdb's and ffmpeg's pattern).
-2. **Threshold.** Replace the pixel by the references' mean only where *every* reference is
-   within ``threshold`` of it (f3kdb's strict mode) and the pixel has, on each axis, a
-   neighbour within one code: a band is flat next to its pixels, texture and edges are not.
-   So edges and texture pass untouched, bit for bit.
-3. **Iterations with growing radius.** Iteration *i* works on the image averaged down by
-   ``2**(i-1)`` with the same radius in its own pixels, i.e. an effective radius of
-   ``radius·2**(i-1)``, and adds its smooth correction back (bilinear). Wide posterised bands
-   need the large radii; the pyramid keeps them cheap (each level costs a quarter of the one
-   before), and the full-resolution pass has already turned every step into a ramp, so the
-   smooth corrections never meet a hard edge.
-4. **Grain.** Optional noise on the pixels that changed, so that residual steps (e.g. in a
-   16-bit file viewed with strong contrast) read as grain; the 8-bit writer's dither already
-   does this job when writing 8 bits.
+1. **Random references** (f3kdb). For each pixel of the luma plane (full-range BT.601 Y), draw
+   a random offset ``(dx, dy)`` at a uniform angle and distance up to ``radius`` and read the
+   four references at ``(±dx, ±dy)``, as f3kdb and ffmpeg's ``deband`` do.
+2. **Threshold.** Replace the pixel by the references' mean only where the pixel and all four
+   references lie within ``threshold`` of each other (f3kdb's strict mode, written as a spread)
+   *and* the pixel has a neighbour within one code both horizontally and vertically: a band is
+   flat along itself, texture and edges are not. Untouched pixels come back bit for bit. The
+   luma change is added to R, G and B alike, which changes luma by that much and leaves chroma
+   exactly as it was.
+3. **Iterations with growing radius**, on a pyramid: iteration *i* ≥ 2 runs the same
+   random-reference pass on luma *and chroma* averaged down ``4**(i-1)`` times, with the same
+   radius in its own pixels, so the reach grows 16, 64, 256 px by default. Each level's change
+   is smoothed 3×3 (the mean of four references is noisy; upsampled, noise reads as blotches)
+   and added back by bilinear upsampling, only to 2×2 blocks whose pixels are all flat. Wide
+   posterised bands need the long reach; the pyramid makes it cheap (each level costs a
+   sixteenth of the one above), and the full-resolution pass has already turned every hard
+   step into a ramp, so the smooth corrections never have to cancel a sharp edge. Chroma gets
+   only these smooth corrections, as debanders working on 4:2:0 video do.
+4. **Grain.** Optional noise on the pixels that changed, e.g. for 16-bit output viewed with
+   strong contrast; when writing 8 bits, the writer's dither already does this job.
 
 The result is float: write it with dither (the default 8-bit writer) or in 16 bits, or the
 rounding brings the bands back.
+
+Speed: on the CPU the work runs in tiles small enough that the references and every temporary
+stay in cache, with all arithmetic in reused buffers; on a GPU one tile covers the image.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -37,10 +45,15 @@ __all__ = ["deband", "CHANNELS"]
 CHANNELS = ("all", "luma", "chroma")
 
 _CODE = 1.0 / 255.0
+#: each iteration after the first works on an image this many times smaller (radius grows alike)
+_GROWTH = 4
+# full-range BT.601 (as enhance.ops.color): luma weights, and R, G, B per unit of (Cb, Cr)
+_LUMA = (0.299, 0.587, 0.114)
+_RGB_FROM_CHROMA = ((0.0, 1.402), (-0.344136, -0.714136), (1.772, 0.0))
 #: a band pixel has, on each axis, a neighbour within this many codes (texture and edges do not)
 _FLAT = 1.0
-#: tile (rows, columns) processed at once on the CPU: references and temporaries stay in cache
-_CPU_TILE = (8, 1024)
+#: values (rows x columns x planes) processed at once on the CPU
+_CPU_TILE = 24576
 
 
 def deband(
@@ -48,7 +61,7 @@ def deband(
     *,
     threshold: float = 10.0,
     radius: int = 16,
-    iterations: int = 4,
+    iterations: int = 3,
     grain: float = 0.0,
     seed: int = 0,
     channels: Literal["all", "luma", "chroma"] = "all",
@@ -56,55 +69,34 @@ def deband(
     """Remove banding from ``x`` (``[C,H,W]`` or ``[B,C,H,W]`` float in [0,1], C = 1 or 3).
 
     Args:
-        threshold: largest difference, in 8-bit code values (1 code = 1/255), between a pixel
-            and each of its references for the pixel to be smoothed. Steps up to this size are
-            removed; edges and texture with more contrast are kept. 10 covers 8-bit one-code
-            bands and posterisation down to 32 levels (steps of 8–9 codes); lower it (2–4)
-            to keep subtle flat-shaded detail such as cel shading.
+        threshold: largest step smoothed, in 8-bit code values (1 code = 1/255): a pixel is
+            smoothed only when it and all its references lie within this range. Steps up to
+            this size are removed; edges and texture with more contrast are kept. 10 covers
+            8-bit one-code bands and posterisation down to 32 levels (steps of 8–9 codes);
+            lower it (2–4) to keep subtle flat shading such as cel shading.
         radius: reference distance in pixels for the first iteration (f3kdb's ``range``).
-        iterations: passes; pass *i* reaches ``radius·2**(i-1)`` pixels (default 16…128).
+        iterations: passes with growing reach; pass *i* reaches ``radius·4**(i-1)`` pixels
+            (default 16, 64, 256). Chroma is corrected from pass 2 on.
         grain: standard deviation, in 8-bit codes, of noise added to the pixels that changed
             (0 = none; the 8-bit writer dithers anyway).
         seed: seed of the reference offsets and the grain; the same seed gives the same output,
-            bit for bit, on a given device.
-        channels: ``all`` (luma and chroma), ``luma`` or ``chroma`` (RGB input; grey input has
-            one plane, debanded unless ``chroma``).
+            bit for bit, on a given device, whether images come alone or in a batch.
+        channels: ``all`` (luma and chroma), ``luma`` or ``chroma`` (full-range BT.601 YCbCr);
+            grey input has one plane, debanded unless ``chroma``.
 
     Returns:
-        A float tensor shaped like ``x`` on its device.
+        A float tensor shaped like ``x`` on its device; pixels that were not smoothed come back
+        exactly as they went in.
     """
     import torch
 
-    from .color import rgb_to_ycbcr, ycbcr_to_rgb
-
     _check(x, threshold, radius, iterations, grain, channels)
-    batched = x.ndim == 4
-    images = x if batched else x[None]
-    if not images.dtype.is_floating_point:
-        raise ValueError(f"deband: expected a float tensor in [0,1], got {images.dtype}")
-    images = images.float()
-    batch, count, height, width = images.shape
-    chosen = _planes(count, channels)
-    if not chosen:
-        return x.clone()
-    # the CPU generator keeps only 32 bits of a seed: fold the high half in rather than drop it
-    wide = int(seed) & 0xFFFF_FFFF_FFFF_FFFF
-    generator = torch.Generator(device=images.device).manual_seed((wide ^ (wide >> 32)) & 0xFFFF_FFFF)
-    settings = (threshold * _CODE, radius, iterations, grain * _CODE, generator)
-    if len(chosen) == count:
-        # every plane by the same rule: no colour conversion needed, and untouched pixels stay exact
-        out = _deband_planes(images.reshape(-1, height, width).contiguous(), *settings)
-        out = out.clamp_(0.0, 1.0).view(images.shape)
-    else:
-        planes = rgb_to_ycbcr(images)
-        work = planes[:, chosen].reshape(-1, height, width).contiguous()
-        result = _deband_planes(work, *settings)
-        touched = (result != work).view(batch, len(chosen), height, width).any(dim=1, keepdim=True)
-        planes[:, chosen] = result.view(batch, len(chosen), height, width)
-        # where nothing changed, hand back the input exactly (the YCbCr round trip is not exact)
-        out = torch.where(touched, ycbcr_to_rgb(planes).clamp_(0.0, 1.0), images)
-    out = out.to(x.dtype)
-    return out if batched else out[0]
+    if not x.dtype.is_floating_point:
+        raise ValueError(f"deband: expected a float tensor in [0,1], got {x.dtype}")
+    images = (x if x.ndim == 4 else x[None]).float()
+    settings = _Settings(threshold * _CODE, radius, iterations, grain * _CODE, int(seed), channels)
+    out = torch.stack([_deband_image(image, settings) for image in images]).to(x.dtype)
+    return out if x.ndim == 4 else out[0]
 
 
 def _check(x: torch.Tensor, threshold: float, radius: int, iterations: int, grain: float, channels: str) -> None:
@@ -125,58 +117,112 @@ def _check(x: torch.Tensor, threshold: float, radius: int, iterations: int, grai
         raise ValueError(f"deband: channels must be one of {', '.join(CHANNELS)}, got {channels!r}")
 
 
-def _planes(count: int, channels: str) -> list[int]:
-    if count == 1:
-        return [] if channels == "chroma" else [0]
-    return {"all": [0, 1, 2], "luma": [0], "chroma": [1, 2]}[channels]
+@dataclass(frozen=True)
+class _Settings:
+    threshold: float  # in [0,1] units
+    radius: int
+    iterations: int
+    grain: float  # in [0,1] units
+    seed: int
+    channels: str
 
 
-def _deband_planes(
-    planes: torch.Tensor, threshold: float, radius: int, iterations: int, grain: float, generator: torch.Generator
-) -> torch.Tensor:
-    """Deband ``[N,H,W]`` float32 planes: a full-resolution pass, then the coarser levels'
-    corrections, which only flat pixels take (so texture and edges stay exact)."""
+def _deband_image(image: torch.Tensor, settings: _Settings) -> torch.Tensor:
+    """Deband one ``[C,H,W]`` float32 image (see the module docstring for the method)."""
     import torch
 
-    height, width = planes.shape[-2:]
-    r = _radius(radius, height, width)
-    out, gate = _pass(_pad(planes, r), r, threshold, generator, flat_gate=True)
-    if iterations > 1 and min(height, width) >= 4:
-        correction = _coarse_correction(out, threshold, radius, iterations - 1, generator)
-        # a 2x2 block takes the smooth correction only where all its pixels are flat; the
-        # correction varies slowly, so repeating it over the block (nearest) is accurate enough
-        _add_nearest(out, correction.mul_(gate))
-    if grain > 0:
+    count, height, width = image.shape
+    colour = count == 3
+    luma_too = settings.channels != "chroma"
+    chroma_too = colour and settings.channels != "luma"
+    if not (luma_too or chroma_too):
+        return image.clone()
+    # the CPU generator keeps only 32 bits of a seed: fold the high half in rather than drop it
+    wide = settings.seed & 0xFFFF_FFFF_FFFF_FFFF
+    generator = torch.Generator(device=image.device).manual_seed((wide ^ (wide >> 32)) & 0xFFFF_FFFF)
+    luma = _luma(image)
+    r = _radius(settings.radius, height, width)
+    fine, gate = _pass(_pad(luma, r), r, settings.threshold, generator, flat_gate=True)
+    assert gate is not None
+    correction = None
+    if settings.iterations > 1 and min(height, width) >= 2 * _GROWTH:
+        planes = [_shrink(fine if luma_too else luma)]
+        if chroma_too:
+            planes.append(_chroma(_shrink(image)))
+        small = _smooth_correction(torch.cat(planes), settings, settings.iterations - 1, generator)
+        if not luma_too:
+            small[0] = 0
+        if colour:
+            small = _ycbcr_delta_to_rgb(small[0:1], small[1:] if chroma_too else None)
+        # a 2x2 block takes the smooth correction only where its four pixels are flat in luma
+        correction = _upsample(small, *gate.shape[-2:]).mul_(gate)
+    # adding the same amount to R, G and B changes luma by that amount and leaves chroma alone
+    out = _compose(image, fine.sub_(luma) if luma_too else None, correction)
+    if settings.grain > 0:
         noise = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
-        out.addcmul_(noise, out != planes, value=grain)
+        out.addcmul_(noise, out != image, value=settings.grain).clamp_(0.0, 1.0)
     return out
 
 
-def _coarse_correction(
-    image: torch.Tensor, threshold: float, radius: int, levels: int, generator: torch.Generator
+def _luma(image: torch.Tensor) -> torch.Tensor:
+    """Full-range BT.601 luma ``[1,H,W]`` of an RGB image (the grey plane itself for grey)."""
+    if image.shape[0] == 1:
+        return image
+    return (image[0:1] * _LUMA[0]).add_(image[1:2], alpha=_LUMA[1]).add_(image[2:3], alpha=_LUMA[2])
+
+
+def _chroma(rgb: torch.Tensor) -> torch.Tensor:
+    """Full-range BT.601 ``[Cb, Cr]`` of ``[3,H,W]`` (as :func:`enhance.ops.color.rgb_to_ycbcr`)."""
+    from .color import rgb_to_ycbcr
+
+    return rgb_to_ycbcr(rgb)[1:]
+
+
+def _ycbcr_delta_to_rgb(luma: torch.Tensor, chroma: torch.Tensor | None) -> torch.Tensor:
+    """The change in R, G, B (``[3,h,w]``) that changes Y, Cb, Cr by the given amounts."""
+    import torch
+
+    rgb = luma.expand(3, -1, -1).clone()
+    if chroma is not None:
+        blue, red = chroma[0], chroma[1]
+        rgb[0].add_(red, alpha=_RGB_FROM_CHROMA[0][1])
+        rgb[1].add_(blue, alpha=_RGB_FROM_CHROMA[1][0]).add_(red, alpha=_RGB_FROM_CHROMA[1][1])
+        rgb[2].add_(blue, alpha=_RGB_FROM_CHROMA[2][0])
+    return torch.as_tensor(rgb)
+
+
+def _smooth_correction(
+    small: torch.Tensor, settings: _Settings, levels: int, generator: torch.Generator
 ) -> torch.Tensor:
-    """What debanding ``image`` (``[N,H,W]``) averaged down by 2 changes, at that half resolution
-    (recursive: each level adds the corrections of the levels below it)."""
-    small = _half(image)
-    r = _radius(radius, *small.shape[-2:])
-    out, _ = _pass(_pad(small, r), r, threshold, generator, flat_gate=False)
-    if levels > 1 and min(small.shape[-2:]) >= 4:
-        _add_upsampled(out, _coarse_correction(out, threshold, radius, levels - 1, generator))
+    """What debanding ``small`` (``[N,h,w]``, a level of the pyramid) changes, with the levels
+    below it (each ``_GROWTH`` times smaller) added in, smoothed 3x3."""
+    r = _radius(settings.radius, *small.shape[-2:])
+    out, _ = _pass(_pad(small, r), r, settings.threshold, generator, flat_gate=False)
+    if levels > 1 and min(small.shape[-2:]) >= 2 * _GROWTH:
+        deeper = _smooth_correction(_shrink(out), settings, levels - 1, generator)
+        out += _upsample(deeper, *small.shape[-2:])
     # the references' mean is noisy pixel to pixel; upsampled, that noise would read as blotches
     return _box3(out.sub_(small))
 
 
-def _box3(x: torch.Tensor) -> torch.Tensor:
-    """3x3 mean of ``[N,H,W]`` with repeated edges (separable, plain slices)."""
+def _compose(image: torch.Tensor, luma_delta: torch.Tensor | None, correction: torch.Tensor | None) -> torch.Tensor:
+    """``image + luma_delta`` (on every plane) ``+ correction`` (half resolution, repeated over
+    2x2 blocks), clamped to [0, 1]; in bands of rows on the CPU, so each band stays in cache."""
     import torch
 
-    wide = torch.cat([x[:, :, :1], x, x[:, :, -1:]], 2)
-    rows = wide[:, :, :-2] + wide[:, :, 1:-1]
-    rows += wide[:, :, 2:]
-    tall = torch.cat([rows[:, :1], rows, rows[:, -1:]], 1)
-    out = tall[:, :-2] + tall[:, 1:-1]
-    out += tall[:, 2:]
-    return out.mul_(1.0 / 9.0)
+    count, height, width = image.shape
+    out = torch.empty_like(image)
+    rows = max(2, 16 * _CPU_TILE // (count * width)) // 2 * 2 if image.device.type == "cpu" else height
+    for top in range(0, height, rows):
+        band = out[:, top : top + rows]
+        if luma_delta is None:
+            band.copy_(image[:, top : top + rows])
+        else:
+            torch.add(image[:, top : top + rows], luma_delta[:, top : top + rows], out=band)
+        if correction is not None:
+            _add_nearest(band, correction[:, top // 2 : (top + band.shape[1] + 1) // 2])
+        band.clamp_(0.0, 1.0)
+    return out
 
 
 def _radius(radius: int, height: int, width: int) -> int:
@@ -217,8 +263,7 @@ def _pass(
     device = padded.device
     stride = padded.shape[2]
     on_cpu = device.type == "cpu"
-    rows = min(height, _CPU_TILE[0]) if on_cpu else height
-    cols = min(width, _CPU_TILE[1]) if on_cpu else width
+    rows, cols = _tile(count, height, width) if on_cpu else (height, width)
     table_rows = min(height, max(4 * rows, 64))
     tables = _reference_tables(table_rows, cols, r, stride, generator, device)
     tiles = [(top, left) for top in range(0, height, rows) for left in range(0, width, cols)]
@@ -266,6 +311,15 @@ def _pass(
         # blend arithmetically with the 0/1 mask: torch.where is several times slower on the CPU
         torch.add(src, mean.sub_(src).mul_(ok), out=out[:, top : top + n, left : left + w])
     return out, gate
+
+
+def _tile(count: int, height: int, width: int) -> tuple[int, int]:
+    """Rows and columns of a CPU tile: about ``_CPU_TILE`` values per plane-stack, so that the
+    references and temporaries stay in cache and each operation stays under torch's parallel
+    grain (splitting such small operations across threads costs more than it saves)."""
+    cols = min(width, 2048)
+    rows = max(2, _CPU_TILE // (cols * count)) // 2 * 2
+    return min(rows, height), cols
 
 
 def _block_min(mask: torch.Tensor, *, out: torch.Tensor) -> None:
@@ -320,19 +374,28 @@ def _reference_tables(
     return [(centre + o).to(index_type) for o in (diagonal, -diagonal, anti, -anti)]
 
 
-def _half(image: torch.Tensor) -> torch.Tensor:
-    """2x2 means of ``[N,H,W]`` (an odd last row or column is averaged with itself)."""
+def _shrink(image: torch.Tensor, factor: int = _GROWTH) -> torch.Tensor:
+    """Means of ``factor``x``factor`` blocks of ``[N,H,W]`` (blocks cut by the edge average what
+    they hold)."""
+    import torch.nn.functional as F
+
+    return F.avg_pool2d(image[None], factor, ceil_mode=True)[0]
+
+
+def _upsample(small: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Bilinear upsampling of ``[N,h,w]`` to ``[N,height,width]`` by repeated doubling, where
+    ``(h, w)`` is ``(height, width)`` halved (rounding up) some number of times."""
     import torch
 
-    height, width = image.shape[-2:]
-    if height % 2:
-        image = torch.cat([image, image[:, -1:]], 1)
-    if width % 2:
-        image = torch.cat([image, image[:, :, -1:]], 2)
-    out = image[:, 0::2, 0::2] + image[:, 1::2, 0::2]
-    out += image[:, 0::2, 1::2]
-    out += image[:, 1::2, 1::2]
-    return out.mul_(0.25)
+    sizes = [(height, width)]
+    while sizes[-1][0] > small.shape[-2] or sizes[-1][1] > small.shape[-1]:
+        rows, cols = sizes[-1]
+        sizes.append(((rows + 1) // 2, (cols + 1) // 2))
+    for rows, cols in reversed(sizes[:-1]):
+        bigger = torch.zeros(small.shape[0], rows, cols, dtype=small.dtype, device=small.device)
+        _add_upsampled(bigger, small)
+        small = bigger
+    return small
 
 
 def _add_nearest(target: torch.Tensor, small: torch.Tensor) -> None:
@@ -356,7 +419,7 @@ def _add_upsampled(target: torch.Tensor, small: torch.Tensor) -> None:
 
     count, height, width = target.shape
     h = small.shape[1]
-    rows = min(height, 2 * _CPU_TILE[0]) if target.device.type == "cpu" else 2 * h
+    rows = max(2, 8 * _CPU_TILE // (count * width)) // 2 * 2 if target.device.type == "cpu" else 2 * h
     for top in range(0, height, rows):
         n = min(rows, height - top)
         # coarse rows top/2 .. (top+n-1)/2, plus one more on each side (edges repeat)
@@ -382,3 +445,16 @@ def _upsample_columns(x: torch.Tensor, width: int) -> torch.Tensor:
     after = torch.cat([x[..., 1:], x[..., -1:]], -1)
     wide = torch.stack([torch.lerp(x, before, 0.25), torch.lerp(x, after, 0.25)], -1)
     return wide.view(*x.shape[:-1], -1)[..., :width]
+
+
+def _box3(x: torch.Tensor) -> torch.Tensor:
+    """3x3 mean of ``[N,H,W]`` with repeated edges (separable, plain slices)."""
+    import torch
+
+    wide = torch.cat([x[:, :, :1], x, x[:, :, -1:]], 2)
+    rows = wide[:, :, :-2] + wide[:, :, 1:-1]
+    rows += wide[:, :, 2:]
+    tall = torch.cat([rows[:, :1], rows, rows[:, -1:]], 1)
+    out = tall[:, :-2] + tall[:, 1:-1]
+    out += tall[:, 2:]
+    return out.mul_(1.0 / 9.0)

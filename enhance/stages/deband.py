@@ -38,13 +38,16 @@ class DebandParams(StageParams):
         16,
         ge=2,
         le=128,
-        description="reference distance in pixels for the first iteration; iteration i reaches radius * 2^(i-1)",
+        description="reference distance in pixels for the first iteration; iteration i reaches radius * 4^(i-1)",
     )
     iterations: int = Field(
-        4,
+        3,
         ge=1,
-        le=6,
-        description="passes with growing radius (4: 16, 32, 64, 128 px); wide posterised bands need the large ones",
+        le=5,
+        description=(
+            "passes with growing reach (3: 16, 64, 256 px with the default radius); wide posterised "
+            "bands need the long ones; chroma is corrected from the second pass on"
+        ),
     )
     grain: float = Field(
         0.0,

@@ -31,7 +31,7 @@ def test_parameters_have_defaults_ranges_and_units() -> None:
     assert params.model_dump() == {
         "threshold": 10.0,
         "radius": 16,
-        "iterations": 4,
+        "iterations": 3,
         "grain": 0.0,
         "seed": 0,
         "channels": "all",
@@ -39,7 +39,7 @@ def test_parameters_have_defaults_ranges_and_units() -> None:
     fields = Deband.Params.model_fields
     assert "8-bit code" in (fields["threshold"].description or "")
     assert "pixels" in (fields["radius"].description or "")
-    for bad in ({"threshold": 0}, {"radius": 1}, {"iterations": 9}, {"grain": -1}, {"channels": "red"}, {"size": 3}):
+    for bad in ({"threshold": 0}, {"radius": 1}, {"iterations": 6}, {"grain": -1}, {"channels": "red"}, {"size": 3}):
         with pytest.raises(ValidationError):
             Deband(**bad)
 
