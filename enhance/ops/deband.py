@@ -19,7 +19,9 @@ Written by hand: no maintained library debands tensors on a GPU. The method, per
    posterised bands need the long reach; the pyramid makes it cheap (each level costs a
    sixteenth of the one above), and the full-resolution pass has already turned every hard
    step into a ramp, so the smooth corrections never have to cancel a sharp edge. Chroma gets
-   only these smooth corrections, as debanders working on 4:2:0 video do.
+   only these smooth corrections, as debanders working on 4:2:0 video do: chroma steps of a
+   code or less (8-bit banding) vanish, but coarse chroma steps (colourful posterisation, 3+
+   codes in Cb/Cr) keep a faint sharp line where each step was.
 4. **Grain.** Optional noise on the pixels that changed, e.g. for 16-bit output viewed with
    strong contrast; when writing 8 bits, the writer's dither already does this job.
 
@@ -53,7 +55,7 @@ _RGB_FROM_CHROMA = ((0.0, 1.402), (-0.344136, -0.714136), (1.772, 0.0))
 #: a band pixel has, on each axis, a neighbour within this many codes (texture and edges do not)
 _FLAT = 1.0
 #: values (rows x columns x planes) processed at once on the CPU
-_CPU_TILE = 24576
+_CPU_TILE = 32768
 
 
 def deband(
@@ -95,8 +97,10 @@ def deband(
         raise ValueError(f"deband: expected a float tensor in [0,1], got {x.dtype}")
     images = (x if x.ndim == 4 else x[None]).float()
     settings = _Settings(threshold * _CODE, radius, iterations, grain * _CODE, int(seed), channels)
-    out = torch.stack([_deband_image(image, settings) for image in images]).to(x.dtype)
-    return out if x.ndim == 4 else out[0]
+    outs = [_deband_image(image, settings).to(x.dtype) for image in images]
+    if x.ndim == 3:
+        return outs[0]
+    return torch.stack(outs)
 
 
 def _check(x: torch.Tensor, threshold: float, radius: int, iterations: int, grain: float, channels: str) -> None:
@@ -155,7 +159,7 @@ def _deband_image(image: torch.Tensor, settings: _Settings) -> torch.Tensor:
         if colour:
             small = _ycbcr_delta_to_rgb(small[0:1], small[1:] if chroma_too else None)
         # a 2x2 block takes the smooth correction only where its four pixels are flat in luma
-        correction = _upsample(small, *gate.shape[-2:]).mul_(gate)
+        correction = _repeat(small, *gate.shape[-2:]).mul_(gate)
     # adding the same amount to R, G and B changes luma by that amount and leaves chroma alone
     out = _compose(image, fine.sub_(luma) if luma_too else None, correction)
     if settings.grain > 0:
@@ -180,15 +184,13 @@ def _chroma(rgb: torch.Tensor) -> torch.Tensor:
 
 def _ycbcr_delta_to_rgb(luma: torch.Tensor, chroma: torch.Tensor | None) -> torch.Tensor:
     """The change in R, G, B (``[3,h,w]``) that changes Y, Cb, Cr by the given amounts."""
-    import torch
-
     rgb = luma.expand(3, -1, -1).clone()
     if chroma is not None:
         blue, red = chroma[0], chroma[1]
         rgb[0].add_(red, alpha=_RGB_FROM_CHROMA[0][1])
         rgb[1].add_(blue, alpha=_RGB_FROM_CHROMA[1][0]).add_(red, alpha=_RGB_FROM_CHROMA[1][1])
         rgb[2].add_(blue, alpha=_RGB_FROM_CHROMA[2][0])
-    return torch.as_tensor(rgb)
+    return rgb
 
 
 def _smooth_correction(
@@ -275,7 +277,7 @@ def _pass(
         else None
     )
     sources = padded.view(count, -1)
-    buffers = torch.empty(7, count, rows * cols, dtype=padded.dtype, device=device)
+    buffers = torch.empty(8, count, rows * cols, dtype=padded.dtype, device=device)
     for (top, left), start in zip(tiles, starts, strict=True):
         n, w = min(rows, height - top), min(cols, width - left)
         m = n * w
@@ -291,7 +293,7 @@ def _pass(
             else:
                 torch.index_select(sources[:, first:], 1, indices, out=target)
             ref.append(target.view(count, n, w))
-        high, low, spare = (buffers[k, :, :m].view(count, n, w) for k in range(4, 7))
+        high, low, spare, extra = (buffers[k, :, :m].view(count, n, w) for k in range(4, 8))
         src = padded[:, top + r : top + r + n, left + r : left + r + w]
         # f3kdb's strict rule, as a spread: the pixel and its references lie within `threshold`
         torch.maximum(ref[0], ref[1], out=high)
@@ -304,7 +306,7 @@ def _pass(
         torch.minimum(low, src, out=low)
         ok = torch.lt(high.sub_(low), threshold, out=high)
         if gate is not None:
-            flat = _flat(padded, r, top, n, left, w, low, spare)
+            flat = _flat(padded, r, top, n, left, w, low, spare, extra)
             _block_min(flat, out=gate[:, top // 2 : (top + n + 1) // 2, left // 2 : (left + w + 1) // 2])
             ok.mul_(flat)
         mean = ref[0].add_(ref[1]).add_(ref[2]).add_(ref[3]).mul_(0.25)
@@ -336,12 +338,20 @@ def _block_min(mask: torch.Tensor, *, out: torch.Tensor) -> None:
 
 
 def _flat(
-    padded: torch.Tensor, r: int, top: int, n: int, left: int, w: int, scratch: torch.Tensor, out: torch.Tensor
+    padded: torch.Tensor,
+    r: int,
+    top: int,
+    n: int,
+    left: int,
+    w: int,
+    scratch: torch.Tensor,
+    out: torch.Tensor,
+    spare: torch.Tensor,
 ) -> torch.Tensor:
     """1 where a pixel has, both horizontally and vertically, a neighbour within ``_FLAT`` codes,
     else 0, for the ``n``×``w`` tile at ``(top, left)`` of the planes in ``padded``. Band pixels
     pass, including those on a band's edge (flat along the band and towards its inside);
-    texture rarely does. ``scratch`` and ``out`` are tile-shaped buffers."""
+    texture rarely does. ``scratch``, ``out`` and ``spare`` are tile-shaped buffers."""
     import torch
 
     y, x = top + r, left + r
@@ -349,7 +359,7 @@ def _flat(
 
     def nearest(a: torch.Tensor, b: torch.Tensor, into: torch.Tensor) -> torch.Tensor:
         torch.sub(a, centre, out=into).abs_()
-        return torch.minimum(into, torch.sub(b, centre).abs_(), out=into)
+        return torch.minimum(into, torch.sub(b, centre, out=spare).abs_(), out=into)
 
     across = nearest(padded[:, y : y + n, x - 1 : x - 1 + w], padded[:, y : y + n, x + 1 : x + 1 + w], scratch)
     along = nearest(padded[:, y - 1 : y - 1 + n, x : x + w], padded[:, y + 1 : y + 1 + n, x : x + w], out)
@@ -398,17 +408,21 @@ def _upsample(small: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return small
 
 
+def _repeat(small: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``[N,h,w]`` repeated over 2x2 blocks, cropped to ``[N,height,width]``: the pyramid's
+    corrections vary slowly, so this costs nothing visible (a few hundredths of a code)."""
+    return small.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)[:, :height, :width]
+
+
 def _add_nearest(target: torch.Tensor, small: torch.Tensor) -> None:
-    """``target += small`` repeated over 2x2 blocks (``[N,H,W]``, ``[N, ceil(H/2), ceil(W/2)]``)."""
+    """``target += small`` repeated over 2x2 blocks (``[N,H,W]``, ``[N, ceil(H/2), ceil(W/2)]``):
+    widened first, so that the broadcast runs along whole rows."""
     count, height, width = target.shape
-    h, w = height // 2, width // 2
-    target[:, : 2 * h, : 2 * w].view(count, h, 2, w, 2).add_(small[:, :h, None, :w, None])
+    wide = small.repeat_interleave(2, dim=2)[:, :, :width]
+    pairs = height // 2
+    target[:, : 2 * pairs].view(count, pairs, 2, width).add_(wide[:, :pairs, None])
     if height % 2:
-        target[:, -1, : 2 * w].view(count, w, 2).add_(small[:, -1, :w, None])
-    if width % 2:
-        target[:, : 2 * h, -1].view(count, h, 2).add_(small[:, :h, -1, None])
-    if height % 2 and width % 2:
-        target[:, -1, -1].add_(small[:, -1, -1])
+        target[:, -1].add_(wide[:, -1])
 
 
 def _add_upsampled(target: torch.Tensor, small: torch.Tensor) -> None:
