@@ -165,7 +165,8 @@ def from_image(image: Image, *, bit_depth: int = 8, dither: bool = False, seed: 
     ``dither`` adds triangular (TPDF) noise of one code value before rounding, so smooth float
     gradients do not come back as bands in 8 bits; it is seeded, so the result is repeatable. It
     applies to 8-bit output only: 16-bit steps are far below visibility, and a 16-bit source must
-    come back exactly.
+    come back exactly. Values already on the output grid (within 1/1000 of a code) are not
+    dithered: rounding them loses nothing, so pixels a pipeline left untouched come back exactly.
     """
     import torch
 
@@ -180,7 +181,8 @@ def from_image(image: Image, *, bit_depth: int = 8, dither: bool = False, seed: 
         shape = (colour, *planes.shape[1:])
         noise = torch.rand(shape, generator=generator, device=planes.device, dtype=planes.dtype)
         noise -= torch.rand(shape, generator=generator, device=planes.device, dtype=planes.dtype)
-        planes[:colour] += noise
+        on_grid = (planes[:colour] - planes[:colour].round()).abs_() < 1e-3
+        planes[:colour] += noise.masked_fill_(on_grid, 0.0)
     planes = planes.round_().clamp_(0.0, levels)
     dtype = torch.uint8 if bit_depth == 8 else torch.int32
     out = planes.to(dtype).permute(1, 2, 0).contiguous().cpu().numpy()
@@ -251,7 +253,8 @@ def restore_kind(image: Image, kind: str) -> Any:
         if dtype.kind == "f":
             array = image.rgba().clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(dtype)
         else:
-            array = from_image(image, bit_depth=16 if dtype == np.uint16 else 8).array
+            # dithered, so that a smooth result (e.g. a debanded sky) is not banded again
+            array = from_image(image, bit_depth=16 if dtype == np.uint16 else 8, dither=True).array
         return array[:, :, 0] if ndim == "2" and array.shape[2] == 1 else array
     if kind.startswith("tensor:"):
         import torch
@@ -264,5 +267,5 @@ def restore_kind(image: Image, kind: str) -> Any:
     if kind.startswith("pil:"):
         from .io import pil_from_raster
 
-        return pil_from_raster(from_image(image, bit_depth=8))
+        return pil_from_raster(from_image(image, bit_depth=8, dither=True))
     raise ValueError(f"unknown image kind {kind!r}")

@@ -18,7 +18,7 @@ _EXPORTS: dict[str, str] = {
     "linear_to_srgb": "color",
     "rgb_to_ycbcr": "color",
     "ycbcr_to_rgb": "color",
-    "deband": "deband",
+    "deband": "debanding",
     "tiled_upscale": "tiling",
 }
 

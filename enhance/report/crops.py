@@ -109,9 +109,15 @@ def banded_region(x: torch.Tensor, side: float | None = None) -> tuple[Box, str]
     if banding_map is not None:
         visibility = banding_map(x).float()[None, None]
         vh, vw = visibility.shape[-2:]
-        factor = max(1.0, x.shape[-2] / vh)
-        window = max(1, min(vh, vw, round(min(side or CROP_SIDE, x.shape[-2], x.shape[-1]) / factor)))
-        return _best(visibility, window, vh, vw), "banding map"
+        height, width = int(x.shape[-2]), int(x.shape[-1])
+        side_px = min(side or CROP_SIDE, height, width)
+        window = max(1, min(vh, vw, round(side_px * vh / height)))
+        best = _best(visibility, window, vh, vw)
+        # the map's grid need not divide the image: keep the window's centre, cut exactly side_px
+        w_frac, h_frac = side_px / width, side_px / height
+        left = min(max(best.left + best.width / 2 - w_frac / 2, 0.0), 1.0 - w_frac)
+        top = min(max(best.top + best.height / 2 - h_frac / 2, 0.0), 1.0 - h_frac)
+        return Box(left, top, w_frac, h_frac), "banding map"
     from ..metrics.gradient import gradient_energy
 
     y, factor = _analysis_luma(x)

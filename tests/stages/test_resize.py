@@ -157,9 +157,14 @@ def test_numpy_in_numpy_out(dtype: type, channels: int) -> None:
     if channels == 4:
         weight = blocks[..., 3:] / top
         expected[..., :3] = (blocks[..., :3] * weight).sum(axis=(1, 3)) / weight.sum(axis=(1, 3))
-    # float32 carries ~7 digits: a few hundredths of a 16-bit level once colour is divided by alpha
-    slack = 1e-3 if dtype == np.uint8 else 0.05
-    assert np.abs(out - expected).max() <= 0.5 + slack
+    # 8-bit output is TPDF-dithered (±1 code, so smooth results stay smooth): off by < 1.5 codes,
+    # unbiased on average; 16-bit is rounded, and float32 carries ~7 digits: a few hundredths of a
+    # 16-bit level once colour is divided by alpha
+    error = out - expected
+    if dtype == np.uint8:
+        assert np.abs(error).max() < 1.5 and abs(error.mean()) < 0.1
+    else:
+        assert np.abs(error).max() <= 0.5 + 0.05
 
 
 def test_gray_numpy_keeps_its_rank() -> None:
