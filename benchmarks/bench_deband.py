@@ -29,8 +29,6 @@ Needs torch, numpy and pillow; ffmpeg on PATH for the comparison (skipped with a
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import re
 import shutil
 import subprocess
@@ -38,11 +36,11 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
+from machine import describe  # benchmarks/machine.py
 from PIL import Image as PILImage
 
 from enhance.image import Raster, from_image, to_image
@@ -181,22 +179,6 @@ def table(rows: list[Row], names: list[str], device: str) -> str:
     return "\n".join(lines)
 
 
-def machine(device: str) -> str:
-    """CPU model and core count, plus the GPU's name when timing on CUDA."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    text = f"{cpu}, {os.cpu_count()} logical CPUs"
-    if device.startswith("cuda"):
-        text += f"; GPU {torch.cuda.get_device_name(device)}"
-    return text
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] for our deband (ffmpeg is CPU)")
@@ -219,11 +201,10 @@ def main() -> int:
                 for case in args.cases.split(","):
                     rows.append(measure(size, pattern, case, args, Path(folder)))  # type: ignore[arg-type]
                     print(f"done {size} {pattern} {case}", file=sys.stderr, flush=True)
-    print(f"\nDate: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {machine(args.device)}")
     version = "no ffmpeg"
     if args.ffmpeg:
         version = subprocess.run([args.ffmpeg, "-version"], capture_output=True, text=True).stdout.split("\n")[0]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s); {version}")
+    print(f"\nMachine: {describe(args.device)}; {version}")
     print(f"Command: PYTHONPATH=. python3 benchmarks/bench_deband.py {' '.join(sys.argv[1:])}\n")
     print(table(rows, names, args.device))
     return 0

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -30,6 +29,8 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from machine import describe  # noqa: E402  (benchmarks/machine.py)
 
 from enhance.devices import resolve_device  # noqa: E402
 from enhance.metrics import compute, list_metrics  # noqa: E402
@@ -69,24 +70,6 @@ def timed(fn: Callable[[], object], device: torch.device, repeats: int) -> float
     return statistics.median(runs)
 
 
-def machine(device: torch.device) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    text = (
-        f"{cpu}, {os.cpu_count()} logical CPUs ({torch.get_num_threads()} torch threads), "
-        f"torch {torch.__version__}, Python {platform.python_version()}"
-    )
-    if device.type == "cuda":
-        text += f", {torch.cuda.get_device_name(device)}"
-    return text
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
@@ -105,7 +88,7 @@ def main() -> None:
     names = [m.name for m in list_metrics("no-reference") if m.available()]
     missing = [m.name for m in list_metrics("no-reference") if not m.available()]
     print(f"# metrics on {args.size}x{args.size} ({what}), device {device}")
-    print(f"# machine: {machine(device)}; date {time.strftime('%Y-%m-%d')}")
+    print(f"# machine: {describe(str(device))}")
     if missing:
         print(f"# not available here (skipped): {', '.join(missing)}")
     print()

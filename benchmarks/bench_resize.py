@@ -14,11 +14,11 @@ work and alias. Prints a markdown table (median of ``--repeat`` runs after a war
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from collections.abc import Callable
-from datetime import date
+
+from machine import describe  # benchmarks/machine.py
 
 #: our method -> (Pillow filter name, OpenCV interpolation name)
 COUNTERPARTS = {
@@ -101,11 +101,9 @@ def main() -> None:
                 row.append("-")
         rows.append(row)
 
-    gpu = f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
     print(
-        f"{date.today()}, {platform.processor() or platform.machine()}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), Pillow {PIL.__version__}, OpenCV {cv2.__version__} "
-        f"({cv2.getNumThreads()} threads), enhance on {device}{gpu}"
+        f"{describe(str(device))}; Pillow {PIL.__version__}, OpenCV {cv2.__version__} "
+        f"({cv2.getNumThreads()} threads), enhance on {device}"
         f"{', linear light' if args.linear_light else ''}; median of {args.repeat}, milliseconds\n"
     )
     down, up = f"{big}²→{small}²", f"{small}²→{big}²"

@@ -20,16 +20,16 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import importlib
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import describe  # benchmarks/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 NEEDED = {  # module -> pip distribution
@@ -223,12 +223,9 @@ def main() -> None:
             runs[engine].append(run_child(argv, engine, args.image))
     results = [summarise(rs) for rs in runs.values()]
 
-    import torch
-
     mem_key = "peak_cuda_mb" if args.device.startswith("cuda") else "peak_rss_mb"
     mem_name = "peak CUDA alloc (MB)" if mem_key == "peak_cuda_mb" else "peak RSS (MB)"
-    print(f"\n{dt.date.today()} | {platform.node()} | {results[0].get('gpu') or platform.processor() or 'cpu'}")
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, python {platform.python_version()}")
+    print(f"\nMachine: {describe(args.device)}")
     out_h, out_w = results[0]["output"][:2]
     print(
         f"weights {Path(args.weights).name}; input {args.size}x{args.size}; output {out_w}x{out_h}; "
