@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ..models.fetch import check_file, download_dir, entry_url, fetch, find_local, search_dirs
+from ..models.fetch import check_file, download_dir, downloads_allowed, entry_url, fetch, find_local, search_dirs
 from ..models.zoo import ZOO, get_entry
 
 __all__ = ["models_app"]
@@ -76,6 +76,8 @@ def fetch_models(
                     raise fail(f"{local} is not a good copy of {entry.name} (sha256 mismatch): delete it, fetch again")
                 typer.echo(f"{entry.name}: present at {local}")
                 continue
+            if not downloads_allowed():
+                raise fail(f"{entry.name}: not downloaded: downloads are turned off (ENHANCE_OFFLINE is set)")
             path = fetch(entry, dest=dest, force=force)
             typer.echo(f"{entry.name}: saved to {path}")
 

@@ -35,6 +35,7 @@ __all__ = [
     "user_cache_dir",
     "search_dirs",
     "download_dir",
+    "downloads_allowed",
     "entry_url",
     "find_local",
     "sha256_file",
@@ -208,17 +209,23 @@ def resolve_model(
     if local is not None:
         return _trusted(entry, local)
     if download is None:
-        download = os.environ.get("ENHANCE_OFFLINE", "0") in ("", "0")
+        download = downloads_allowed()
     if not download:
         raise _missing_error(entry, "downloads are turned off")
     return fetch(entry, progress=progress)
 
 
-def _missing_error(entry: ModelEntry, reason: str) -> ConfigError:
+def _missing_error(entry: ModelEntry, reason: str, folder: Path | None = None) -> ConfigError:
     return ConfigError(
         f"model {entry.name!r} is not on this machine and could not be downloaded from {entry_url(entry)} "
-        f"({reason}): download that file yourself and put it in {download_dir()} (or ./weights/), then run again"
+        f"({reason}): download that file yourself and put it in {folder or download_dir()} (or ./weights/), "
+        "then run again"
     )
+
+
+def downloads_allowed() -> bool:
+    """False when ``ENHANCE_OFFLINE`` is set to anything but ``0``: never touch the network."""
+    return os.environ.get("ENHANCE_OFFLINE", "0") in ("", "0")
 
 
 def fetch(
@@ -261,11 +268,16 @@ def fetch(
             url, target, expected=entry.sha256, size=entry.size, progress=progress, validate=validate_download
         )
     except urllib.error.HTTPError as exc:
-        raise _missing_error(entry, f"HTTP {exc.code} {exc.reason}") from None
+        raise _missing_error(entry, f"HTTP {exc.code} {exc.reason}", folder) from None
     except urllib.error.URLError as exc:
-        raise _missing_error(entry, f"no network: {exc.reason}") from None
+        raise _missing_error(entry, f"no network: {exc.reason}", folder) from None
     except (TimeoutError, ConnectionError) as exc:
-        raise _missing_error(entry, f"no network: {exc}") from None
+        raise _missing_error(entry, f"no network: {exc}", folder) from None
+    except OSError as exc:  # a read-only or full folder: the transfer itself was fine
+        raise ConfigError(
+            f"cannot save model {entry.name!r} into {folder}: {exc.strerror or exc}; set ENHANCE_WEIGHTS to a "
+            f"writable folder, or download {url} yourself and put it in ./weights/"
+        ) from None
     if not entry.pinned:
         _write_sidecar(target, digest)
     return target

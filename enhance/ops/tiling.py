@@ -4,11 +4,15 @@ Written here because no library does all of it together: upstream ``RealESRGANer
 hard (seams where the model's context differs), runs one tile per forward pass, turns an
 out-of-memory error into an unbound variable, and returns a black image when fp16 overflows.
 
-* **Seamless.** Neighbouring tiles overlap by ``overlap`` input pixels. Each tile's output is
-  weighted by a separable profile that is 0 on the outer quarter of the overlap (pixels the model
-  saw with too little context), rises along a raised cosine over the middle half, and is 1
-  elsewhere, including on the image border. Opposite profiles sum to 1 across an overlap, and the
-  result is divided by the summed weights, so the blend is a smooth convex mix: no step anywhere.
+* **Seamless.** Each tile goes through the model with up to ``overlap`` pixels of context on every
+  side (cropped from its output, like upstream's ``tile_pad``), so no output pixel was computed
+  near a cut, and neighbouring tiles also share ``overlap // 2`` pixels where they are blended.
+  Each tile's output is weighted by a separable profile that is 0 on the outer quarter of the
+  shared band, rises along a raised cosine over its middle half, and is 1 elsewhere, including on
+  the image border.
+  Opposite profiles sum to 1 across an overlap, and the result is divided by the summed weights,
+  so the blend is a smooth convex mix: no step anywhere. ``tile`` is the side of what goes
+  through the model (context included), so memory follows ``tile`` alone.
 * **Size requirements.** Tiles are sized to a multiple of the model's ``multiple_of``; what still
   falls short (small images, ``minimum``, ``square``) is padded by reflection (then replicated
   where reflection cannot reach) and cropped from the output, as spandrel does.
@@ -61,7 +65,7 @@ class TileStats:
 
     Attributes:
         tile: tile side in input pixels (0: the whole image in one pass).
-        overlap: overlap between neighbouring tiles, input pixels.
+        overlap: context around each tile, input pixels (neighbours share half of it).
         batch: tiles per forward pass.
         tiles: forward-pass tiles in the final (successful) attempt.
         oom_retries: how many times the tile size was halved after running out of memory.
@@ -199,7 +203,9 @@ def _available_memory(device: torch.device) -> int:
 
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
-        return int(free)
+        # what torch's allocator holds in its cache (freed by the previous image) is free to us too
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int(free + max(cached, 0))
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
@@ -339,7 +345,8 @@ def tiled_upscale(
         tile: tile side in input pixels; ``"auto"`` picks it from free memory (the whole image
             when it fits); ``0``/``None`` runs the whole image in one pass (tiling still takes
             over if that runs out of memory).
-        overlap: input pixels shared by neighbouring tiles (at most half the tile is used).
+        overlap: pixels of context around each tile (at most a quarter of the tile); tiles also
+            share half of it, where they are blended.
         batch: tiles per forward pass; ``"auto"``: as many as fit in memory on CUDA, 1 on CPU
             (oneDNN already spreads one pass over every core).
         size_requirements: the model's input size needs (``minimum``, ``multiple_of``, ``square``).
@@ -433,7 +440,7 @@ class _Job:
                 if not _is_oom(exc):
                     raise
             _free(image.device)
-            current = side or max(h, w)
+            current = min(side, max(h, w)) if side else max(h, w)  # halving a tile larger than the image repeats it
             floor = -(-min_tile // self.req.multiple_of) * self.req.multiple_of
             smaller = max(_round_tile(current // 2, self.req.multiple_of), floor)
             if smaller >= current:
@@ -458,10 +465,18 @@ class _Job:
         if side == 0 or (side >= h and side >= w):
             stats.tile, stats.overlap, stats.batch, stats.tiles = 0, 0, 1, 1
             return self._forward(image)
-        ov = min(overlap, side // 2)  # ramps from both sides of a tile must not meet
-        th, tw = _fit(h, side, ov, self.req.multiple_of), _fit(w, side, ov, self.req.multiple_of)
+        # Every core runs with up to ``ctx`` pixels of context around it, cropped away afterwards, so
+        # each output pixel saw at least ``ctx`` pixels beyond its tile's cut; neighbouring cores
+        # also overlap by ``ov`` = half of that, where they are blended.
+        ctx = min(overlap, side // 4)
+        ov = ctx // 2
+        core = side - 2 * ctx
+        th, tw = _fit(h, core, ov, self.req.multiple_of), _fit(w, core, ov, self.req.multiple_of)
         ys, xs = _starts(h, th, ov), _starts(w, tw, ov)
-        stats.tile, stats.overlap, stats.batch, stats.tiles = side, ov, batch, len(ys) * len(xs)
+        eh, ew = min(th + 2 * ctx, h), min(tw + 2 * ctx, w)  # what goes through the model, every tile alike
+        wy0 = {y: min(max(y - ctx, 0), h - eh) for y in ys}
+        wx0 = {x: min(max(x - ctx, 0), w - ew) for x in xs}
+        stats.tile, stats.overlap, stats.batch, stats.tiles = side, ctx, batch, len(ys) * len(xs)
         dev = image.device
         py = {y: _profile(th * s, s, ov, y > 0, y + th < h, device=dev) for y in ys}
         px = {x: _profile(tw * s, s, ov, x > 0, x + tw < w, device=dev) for x in xs}
@@ -475,13 +490,14 @@ class _Job:
         origins = [(y, x) for y in ys for x in xs]
         for start in range(0, len(origins), batch):
             chunk = origins[start : start + batch]
-            tiles = torch.cat([image[:, :, y : y + th, x : x + tw] for y, x in chunk])
+            tiles = torch.cat([image[:, :, wy0[y] : wy0[y] + eh, wx0[x] : wx0[x] + ew] for y, x in chunk])
             result = self._forward(tiles)
             if out is None:
                 out = torch.zeros(1, result.shape[1], h * s, w * s, device=dev, dtype=torch.float32)
             for i, (y, x) in enumerate(chunk):
+                oy, ox = (y - wy0[y]) * s, (x - wx0[x]) * s
                 region = out[0, :, y * s : (y + th) * s, x * s : (x + tw) * s]
-                region.addcmul_(result[i], py[y][:, None] * px[x][None, :])
+                region.addcmul_(result[i, :, oy : oy + th * s, ox : ox + tw * s], py[y][:, None] * px[x][None, :])
             del result, tiles
         assert out is not None
         out /= wy[:, None] * wx[None, :]

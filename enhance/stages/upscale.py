@@ -51,10 +51,13 @@ class UpscaleParams(StageParams):
     model: str = Field(DEFAULT_MODEL, description="zoo name (enhance models list) or path to a model file")
     engine: Literal["spandrel", "realesrgan"] = "spandrel"
     tile: Literal["auto"] | int = Field(
-        "auto", description="tile side in input pixels, overlap included; auto (from free memory); 0 = whole image"
+        "auto",
+        description="side of each model pass in input pixels, context included; auto (from free memory); 0 = whole",
     )
     tile_overlap: int = Field(
-        32, ge=0, description="input pixels shared by neighbouring tiles (engine realesrgan: its tile_pad)"
+        32,
+        ge=0,
+        description="context pixels around each tile, cropped away; tiles blend over half of it (realesrgan: tile_pad)",
     )
     batch: Literal["auto"] | int = Field("auto", description="tiles per forward pass")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
@@ -251,14 +254,13 @@ class Upscale(Stage):
 
     def _target(self, height: int, width: int) -> tuple[int, int]:
         """Output (h, w)."""
+        from ..ops.resampling import target_size
+
         p, s = self.params, self._info.scale
         if p.size is not None:
             return p.size[1], p.size[0]
-        if p.long_side is not None:
-            k = p.long_side / max(height, width)
-            return max(round(height * k), 1), max(round(width * k), 1)
-        if p.scale is not None:
-            return max(round(height * p.scale), 1), max(round(width * p.scale), 1)
+        if p.long_side is not None or p.scale is not None:  # rounded like the resize stage
+            return target_size((height, width), long_side=p.long_side, scale=p.scale)
         return height * s, width * s
 
     def process(self, image: Image, ctx: RunContext) -> Image:

@@ -90,6 +90,30 @@ def test_fetch_without_network_exits_2_naming_the_url_and_folder(env: dict[str, 
     assert "Traceback" not in result.output
 
 
+def test_fetch_with_dest_names_that_folder_when_it_fails(env: dict[str, Path], tmp_path: Path) -> None:
+    result = invoke("fetch", "realesr-general-x4v3", "--dest", str(tmp_path / "mine"))
+    assert result.exit_code == 2 and str(tmp_path / "mine") in result.output
+
+
+def test_fetch_honours_offline_mode(env: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENHANCE_OFFLINE", "1")
+    monkeypatch.setattr(fetch_module, "download", lambda *a, **k: pytest.fail("tried to download"))
+    result = invoke("fetch", "realesr-general-x4v3")
+    assert result.exit_code == 2 and "downloads are turned off" in result.output
+
+
+def test_a_folder_that_cannot_be_written_is_a_clear_error(
+    env: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(fetch_module, "download", refuse)
+    result = invoke("fetch", "realesr-general-x4v3")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "cannot save model 'realesr-general-x4v3'" in result.output and "Permission denied" in result.output
+
+
 def test_fetch_an_unknown_model_exits_2(env: dict[str, Path]) -> None:
     result = invoke("fetch", "RealESRGAN_x16")
     assert result.exit_code == 2 and "unknown model" in result.output

@@ -212,20 +212,22 @@ def test_channels_last_input_gives_the_same_result(tiny: torch.nn.Module) -> Non
 
 
 @pytest.mark.shared
-def test_real_model_tiled_output_is_seamless() -> None:
-    """animevideov3 on a Kodak crop: tile 128 / overlap 32 vs the whole image in one pass."""
+@pytest.mark.parametrize(("name", "overlap"), [("kodim05", 32), ("kodim05", 16), ("kodim13", 16), ("kodim08", 16)])
+def test_real_model_tiled_output_is_seamless(name: str, overlap: int) -> None:
+    """animevideov3 on Kodak crops: tile 128 at overlap 16 and 32 vs the whole image in one pass
+    (kodim13 and kodim08 at overlap 16 showed 6-9/255 when the overlap was also the only context)."""
     import numpy as np
     from PIL import Image
 
     from enhance.models.load import load_model
 
     model = load_model(ANIMEVIDEOV3, channels_last=True).model
-    crop = np.asarray(Image.open(KODAK / "kodim05.png").convert("RGB"))[100:260, 120:280]
+    crop = np.asarray(Image.open(KODAK / f"{name}.png").convert("RGB"))[60:300, 40:280]
     x = torch.from_numpy(crop.copy()).permute(2, 0, 1).float() / 255
     whole = tiled_upscale(x, model, 4, tile=0, channels_last=True)
     stats = TileStats()
-    tiled = tiled_upscale(x, model, 4, tile=128, overlap=32, channels_last=True, stats=stats)
-    assert stats.tiles == 4 and stats.overlap == 32
+    tiled = tiled_upscale(x, model, 4, tile=128, overlap=overlap, channels_last=True, stats=stats)
+    assert stats.tiles >= 9 and stats.overlap == overlap
     diff = (tiled - whole).abs()
     assert diff.max() <= 2 / 255, f"max abs difference {diff.max() * 255:.2f}/255"
     # no seam: the difference, averaged along each output row and column, shows no line at the

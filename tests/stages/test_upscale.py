@@ -173,7 +173,14 @@ def test_sixteen_bit_precision_survives_the_stage(nearest_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("params", "shape"),
-    [({"size": [50, 30]}, (30, 50)), ({"long_side": 60}, (45, 60)), ({"scale": 2}, (30, 40)), ({}, (60, 80))],
+    [
+        ({"size": [50, 30]}, (30, 50)),
+        ({"long_side": 60}, (45, 60)),
+        ({"scale": 2}, (30, 40)),
+        ({}, (60, 80)),
+        ({"scale": 1.5}, (23, 30)),  # 22.5 rounds half up, as the resize stage does (not to even)
+        ({"long_side": 10}, (8, 10)),  # 7.5 likewise
+    ],
 )
 def test_output_size_targets(tiny_path: Path, params: dict, shape: tuple[int, int]) -> None:
     x = torch.rand(3, 15, 20, generator=torch.Generator().manual_seed(3))
