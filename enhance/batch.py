@@ -155,14 +155,15 @@ def collect_jobs(
     """Discover inputs and plan their outputs, leaving out what earlier runs wrote into ``out_dir``.
 
     Raises:
-        ConfigError: missing input, an output that would overwrite an input or escape ``out_dir``,
-            or two inputs that would be written to the same output.
+        ConfigError: missing input, an output that would overwrite an input (its own or another
+            one's) or escape ``out_dir``, or two inputs that would be written to the same output.
     """
     earlier = read_records(out_dir / MANIFEST_NAME).values()
     earlier_outputs = [Path(r["output"]) for r in earlier if r.get("output")]
     found = discover(inputs, recursive=recursive, pattern=pattern, exclude=out_dir, skip=earlier_outputs)
     jobs = plan_jobs(found, out_dir, output)
     _check_collisions(jobs)
+    _check_inputs_kept(jobs)
     return jobs
 
 
@@ -389,6 +390,19 @@ def _check_collisions(jobs: Sequence[Job]) -> None:
                 "run them separately or use --glob to choose one"
             )
         seen[job.destination] = job.source
+
+
+def _check_inputs_kept(jobs: Sequence[Job]) -> None:
+    """Refuse a plan where one job's output is another job's input: it would clobber that input
+    (with --overwrite) or wrongly skip a file whose output merely looks done."""
+    sources = {job.source.resolve(): job.source for job in jobs}
+    for job in jobs:
+        other = sources.get(job.destination)
+        if other is not None and other.resolve() != job.source.resolve():
+            raise ConfigError(
+                f"{job.source}: its output {job.destination} is the input {other}; "
+                "choose another -o folder or another suffix (--set output.suffix=...)"
+            )
 
 
 def _is_oom(exc: BaseException) -> bool:

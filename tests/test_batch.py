@@ -211,3 +211,16 @@ def test_setup_error_stops_before_any_output(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         run_batch(pipe, [tmp_path / "in"], tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_output_that_is_another_input_is_a_usage_error(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.new("RGB", (8, 8), "red").save(src / "a.png")
+    PILImage.new("RGB", (8, 8), "blue").save(src / "a_4k.png")
+    before = (src / "a_4k.png").read_bytes()
+    for overwrite in (False, True):
+        with pytest.raises(ConfigError, match=r"a\.png: its output .*a_4k\.png is the input .*another suffix"):
+            run_batch(resize_pipeline(suffix="_4k"), [src], src, overwrite=overwrite)
+    assert (src / "a_4k.png").read_bytes() == before
+    assert not (src / MANIFEST_NAME).exists()
