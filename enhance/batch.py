@@ -158,12 +158,13 @@ def collect_jobs(
         ConfigError: missing input, an output that would overwrite an input (its own or another
             one's) or escape ``out_dir``, or two inputs that would be written to the same output.
     """
-    earlier = read_records(out_dir / MANIFEST_NAME).values()
+    earlier = list(read_records(out_dir / MANIFEST_NAME).values())
     earlier_outputs = [Path(r["output"]) for r in earlier if r.get("output")]
     found = discover(inputs, recursive=recursive, pattern=pattern, exclude=out_dir, skip=earlier_outputs)
     jobs = plan_jobs(found, out_dir, output)
     _check_collisions(jobs)
     _check_inputs_kept(jobs)
+    _check_earlier_outputs(jobs, earlier)
     return jobs
 
 
@@ -387,7 +388,7 @@ def _check_collisions(jobs: Sequence[Job]) -> None:
         if other is not None:
             raise ConfigError(
                 f"{job.source} and {other} would both be written to {job.destination}; "
-                "run them separately or use --glob to choose one"
+                "keep each input's format (--set output.format=same) or leave one of them out"
             )
         seen[job.destination] = job.source
 
@@ -402,6 +403,21 @@ def _check_inputs_kept(jobs: Sequence[Job]) -> None:
             raise ConfigError(
                 f"{job.source}: its output {job.destination} is the input {other}; "
                 "choose another -o folder or another suffix (--set output.suffix=...)"
+            )
+
+
+def _check_earlier_outputs(jobs: Sequence[Job], earlier: Iterable[dict[str, Any]]) -> None:
+    """Refuse a job whose output exists and was written from a different input by an earlier run:
+    skipping it would report a file that was never made, overwriting it would clobber the other."""
+    written_from = {
+        Path(r["output"]): Path(r["input"]) for r in earlier if r.get("output") and r.get("status") != "failed"
+    }
+    for job in jobs:
+        other = written_from.get(job.destination)
+        if other is not None and other != job.source.resolve() and job.destination.exists():
+            raise ConfigError(
+                f"{job.source}: its output {job.destination} was written from {other} by an earlier run; "
+                "keep each input's format (--set output.format=same) or choose another -o folder"
             )
 
 

@@ -111,9 +111,26 @@ def test_colliding_outputs_are_a_usage_error(tmp_path: Path) -> None:
     src.mkdir()
     PILImage.new("RGB", (8, 8)).save(src / "a.png")
     PILImage.new("RGB", (8, 8)).save(src / "a.jpg")
-    with pytest.raises(ConfigError, match="would both be written to"):
+    with pytest.raises(ConfigError, match=r"would both be written to .*output\.format=same\) or leave one"):
         run_batch(resize_pipeline(), [src], tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_output_written_from_another_input_by_an_earlier_run_is_a_usage_error(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    PILImage.new("RGB", (48, 32), "red").save(src / "a.png")
+    PILImage.new("RGB", (48, 32), "blue").save(src / "a.jpg")
+    run_batch(resize_pipeline(), [src / "a.png"], out)
+    before = (out / "a.png").read_bytes()
+    for overwrite in (False, True):
+        with pytest.raises(ConfigError, match=r"a\.jpg: its output .*a\.png was written from .*a\.png by an earlier"):
+            run_batch(resize_pipeline(), [src / "a.jpg"], out, overwrite=overwrite)
+    assert (out / "a.png").read_bytes() == before
+    again = run_batch(resize_pipeline(), [src / "a.png"], out)  # the same input still resumes
+    assert again.records[0]["status"] == "skipped"
+    kept = run_batch(resize_pipeline(format="same"), [src / "a.jpg"], out)
+    assert kept.records[0]["status"] == "done" and (out / "a.jpg").exists()
 
 
 def test_missing_input_is_a_usage_error(tmp_path: Path) -> None:
