@@ -377,7 +377,7 @@ def run_batch(
         bar.close()
         order = {str(j.source.resolve()): i for i, j in enumerate(planned)}
         result.records.sort(key=lambda r: order.get(r["input"], len(order)))
-        _write_manifest(result, pipeline, base, config, started)
+        _write_manifest(result, previous, pipeline, base, config, started)
     return result
 
 
@@ -432,20 +432,44 @@ def _release_memory(device: Any) -> None:
         torch.cuda.empty_cache()
 
 
-def _write_manifest(result: BatchResult, pipeline: Pipeline, base: Any, config: Path | None, started: str) -> None:
+def _merge_records(current: list[dict[str, Any]], earlier: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """This run's records, then the earlier manifest's records of inputs this run did not touch.
+
+    Keeping those means a partial rerun (``--glob``, one file) forgets no earlier output: they stay
+    recognised as outputs (never taken as inputs) and in the reports. An earlier record whose output
+    this run wrote from another input no longer describes that file and is dropped.
+    """
+    inputs = {r["input"] for r in current}
+    written = {r["output"] for r in current if r["status"] == "done" and r.get("output")}
+    kept = [r for key, r in earlier.items() if key not in inputs and not (r.get("output") and r["output"] in written)]
+    return [*current, *kept]
+
+
+def _write_manifest(
+    result: BatchResult,
+    earlier: dict[str, dict[str, Any]],
+    pipeline: Pipeline,
+    base: Any,
+    config: Path | None,
+    started: str,
+) -> None:
+    """Write manifest.json: ``summary`` covers every file listed (earlier runs' included),
+    ``this_run`` only this run's records."""
     if result.manifest_path is None:
         return
+    records = _merge_records(result.records, earlier)
     data = build_manifest(
         "run",
-        result.records,
+        records,
         started=started,
         pipeline=pipeline.name,
         config=str(config) if config else None,
         device=str(base.device),
         interrupted=result.interrupted,
+        this_run=summarize(result.records),
     )
     write_manifest(result.manifest_path, data)
-    if any(r.get("results", {}).get("scores") for r in result.records):
+    if any(r.get("results", {}).get("scores") for r in records):
         try:
             from .report import write_reports
         except ImportError:  # reports arrive with the scoring work; manifest is enough until then

@@ -241,3 +241,66 @@ def test_output_that_is_another_input_is_a_usage_error(tmp_path: Path) -> None:
             run_batch(resize_pipeline(suffix="_4k"), [src], src, overwrite=overwrite)
     assert (src / "a_4k.png").read_bytes() == before
     assert not (src / MANIFEST_NAME).exists()
+
+
+def test_partial_rerun_keeps_earlier_records(tmp_path: Path) -> None:
+    make_images(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    run_batch(resize_pipeline(), [tmp_path / "in"], out)
+    result = run_batch(resize_pipeline(), [tmp_path / "in"], out, pattern="img1*", overwrite=True)
+    assert result.summary == {"total": 1, "done": 1, "skipped": 0, "failed": 0}
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert [r["relative"] for r in manifest["files"]] == ["img1.jpg", "img0.png", "img2.png"]
+    assert manifest["summary"] == {"total": 3, "done": 3, "skipped": 0, "failed": 0}
+    assert manifest["this_run"] == {"total": 1, "done": 1, "skipped": 0, "failed": 0}
+
+
+def test_partial_rerun_into_the_input_folder_never_takes_old_outputs_as_inputs(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    make_images(src, 2)
+    run_batch(resize_pipeline(suffix="_x"), [src], src)
+    run_batch(resize_pipeline(suffix="_x"), [src], src, pattern="img1*")
+    again = run_batch(resize_pipeline(suffix="_x"), [src], src)
+    assert sorted(r["relative"] for r in again.records) == ["img0.png", "img1.jpg"]
+    assert not list(src.glob("*_x_x*"))
+
+
+class _FakeScoreParams(StageParams):
+    pass
+
+
+@register_stage
+class _FakeScore(Stage):
+    """Reports a fixed score, so the batch writes reports without the metric stack."""
+
+    name = "test-fake-score"
+    description = "record a fixed score (test stage)"
+    Params = _FakeScoreParams
+
+    def process(self, image, ctx):
+        ctx.results["scores"] = {"sharpness": {"before": 1.0, "after": 2.0, "delta": 1.0}}
+        return image
+
+
+def test_reports_cover_earlier_records_after_a_partial_rerun(tmp_path: Path) -> None:
+    make_images(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
+    run_batch(pipe, [tmp_path / "in"], out)
+    run_batch(pipe, [tmp_path / "in"], out, pattern="img2*", overwrite=True)
+    report = json.loads((out / "report.json").read_text())
+    assert sorted(r["relative"] for r in report["files"]) == ["img0.png", "img1.jpg", "img2.png"]
+    assert report["counts"]["total"] == 3 and report["counts"]["scored"] == 3
+    assert "img0.png" in (out / "report.csv").read_text() and "img0.png" in (out / "report.html").read_text()
+
+
+def test_earlier_record_of_an_output_rewritten_from_another_input_is_dropped(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    PILImage.new("RGB", (48, 32), "red").save(src / "a.png")
+    PILImage.new("RGB", (48, 32), "blue").save(src / "a.jpg")
+    run_batch(resize_pipeline(), [src / "a.png"], out)
+    (out / "a.png").unlink()  # the user removed it: a.jpg may take its place
+    run_batch(resize_pipeline(), [src / "a.jpg"], out)
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert [Path(r["input"]).name for r in manifest["files"]] == ["a.jpg"]
