@@ -155,9 +155,12 @@ def collect_jobs(
     """Discover inputs and plan their outputs, leaving out what earlier runs wrote into ``out_dir``.
 
     Raises:
-        ConfigError: missing input, an output that would overwrite an input (its own or another
-            one's) or escape ``out_dir``, or two inputs that would be written to the same output.
+        ConfigError: an ``out_dir`` that is not a folder, a missing input, an output that would
+            overwrite an input (its own or another one's) or escape ``out_dir``, two inputs that
+            would be written to the same output, or an output an earlier run wrote from another input.
     """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"-o {out_dir}: exists and is not a folder; choose another -o")
     earlier = list(read_records(out_dir / MANIFEST_NAME).values())
     earlier_outputs = [Path(r["output"]) for r in earlier if r.get("output")]
     found = discover(inputs, recursive=recursive, pattern=pattern, exclude=out_dir, skip=earlier_outputs)
@@ -257,7 +260,7 @@ def run_batch(
     planned = collect_jobs(inputs, out_dir, pipeline.output, recursive=recursive, pattern=pattern)
     base = pipeline.setup()  # ConfigError here: nothing processed, nothing written
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _make_out_dir(out_dir)
     remove_stale_temps(out_dir)
     manifest_path = out_dir / MANIFEST_NAME
     previous = read_records(manifest_path)
@@ -379,6 +382,17 @@ def run_batch(
         result.records.sort(key=lambda r: order.get(r["input"], len(order)))
         _write_manifest(result, previous, pipeline, base, config, started)
     return result
+
+
+def _make_out_dir(out_dir: Path) -> None:
+    """Create the output folder; a path that cannot be one (read-only, under a file) is a usage
+    error before any image, not a traceback."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"-o {out_dir}: cannot create the output folder ({exc.strerror or exc}); choose another -o"
+        ) from None
 
 
 def _check_collisions(jobs: Sequence[Job]) -> None:

@@ -304,3 +304,17 @@ def test_earlier_record_of_an_output_rewritten_from_another_input_is_dropped(tmp
     run_batch(resize_pipeline(), [src / "a.jpg"], out)
     manifest = json.loads((out / MANIFEST_NAME).read_text())
     assert [Path(r["input"]).name for r in manifest["files"]] == ["a.jpg"]
+
+
+def test_output_path_that_is_a_file_is_a_usage_error_before_setup(tmp_path: Path) -> None:
+    paths = make_images(tmp_path / "in", 1)
+    pipe = Pipeline([Resize(long_side=24)], device="cuda:7")  # setup would fail: the -o check comes first
+    with pytest.raises(ConfigError, match=r"-o .*img0\.png: exists and is not a folder; choose another -o"):
+        run_batch(pipe, [tmp_path / "in"], paths[0])
+
+
+def test_output_folder_that_cannot_be_created_is_a_usage_error(tmp_path: Path) -> None:
+    paths = make_images(tmp_path / "in", 1)
+    out = paths[0] / "sub"  # under a file: mkdir fails
+    with pytest.raises(ConfigError, match=r"-o .*sub: cannot create the output folder \(.+\); choose another -o"):
+        run_batch(resize_pipeline(), [tmp_path / "in"], out)
