@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["app", "fail", "main", "user_errors"]
+__all__ = ["app", "fail", "interruptible", "main", "user_errors"]
 
 app = typer.Typer(
     name="enhance",
@@ -24,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -44,13 +44,23 @@ def user_errors() -> Iterator[None]:
         raise fail(str(exc)) from None
 
 
+@contextmanager
+def interruptible(message: str) -> Iterator[None]:
+    """Turn Ctrl-C inside a long command into ``enhance: <message>`` on stderr and exit 130.
+
+    It must sit inside the command: typer turns a KeyboardInterrupt that leaves a command into a
+    silent exit 130 itself, so a handler around ``app()`` never runs.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo(f"enhance: {message}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
 def main() -> None:
     """Console-script entry point."""
-    try:
-        app()
-    except KeyboardInterrupt:
-        typer.echo("enhance: interrupted; finished outputs are kept, rerun to do the rest", err=True)
-        sys.exit(130)
+    app()
 
 
 # -- enhance run -------------------------------------------------------------------------------
@@ -103,18 +113,19 @@ def run(
             typer.echo(f"{len(jobs_planned)} file(s); dry run, nothing written")
             return
         start = time.perf_counter()
-        result = run_batch(
-            pipe,
-            inputs,
-            output,
-            recursive=recursive,
-            pattern=glob,
-            overwrite=overwrite,
-            jobs=jobs,
-            progress=not quiet and sys.stderr.isatty(),
-            echo=lambda line: typer.echo(f"enhance: {line}", err=True),
-            config=config_path,
-        )
+        with interruptible("interrupted; finished outputs are kept, rerun to do the rest"):
+            result = run_batch(
+                pipe,
+                inputs,
+                output,
+                recursive=recursive,
+                pattern=glob,
+                overwrite=overwrite,
+                jobs=jobs,
+                progress=not quiet and sys.stderr.isatty(),
+                echo=lambda line: typer.echo(f"enhance: {line}", err=True),
+                config=config_path,
+            )
     if not quiet:
         s = result.summary
         typer.echo(

@@ -8,9 +8,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image as PILImage
 from PIL import PngImagePlugin
+from typer.testing import CliRunner
 
+from enhance.cli import app
+from enhance.stages import Stage, StageParams, register_stage
 from tests.conftest import ROOT
 
 
@@ -137,3 +141,50 @@ def test_pipelines_and_stages_commands(tmp_path: Path) -> None:
     assert result.returncode == 2 and "unknown stage 'nosuchstage'" in result.stderr
     stages = enhance("stages")
     assert stages.returncode == 0 and "resize:" in stages.stdout and "long_side" in stages.stdout
+
+
+class _InterruptParams(StageParams):
+    pass
+
+
+@register_stage
+class _Interrupt(Stage):
+    """Simulates Ctrl-C during compute (test stage)."""
+
+    name = "test-cli-interrupt"
+    description = "raise KeyboardInterrupt (test stage)"
+    Params = _InterruptParams
+
+    def process(self, image, ctx):
+        raise KeyboardInterrupt
+
+
+def _interrupted(*args: str) -> str:
+    """Invoke the app in-process; assert Ctrl-C gave exit 130 and the one-line message."""
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 130, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("enhance: interrupted")]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_ctrl_c_prints_a_message_and_exits_130(tmp_path: Path) -> None:
+    generated_folder(tmp_path / "in")
+    config = tmp_path / "pipelines.yaml"
+    config.write_text("pipelines:\n  p:\n    device: cpu\n    stages: [test-cli-interrupt]\n")
+    line = _interrupted("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "p")
+    assert line == "enhance: interrupted; finished outputs are kept, rerun to do the rest"
+
+
+def test_ctrl_c_in_score_and_pick_prints_a_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import enhance.metrics.picking as picking
+    import enhance.metrics.scoring as scoring
+
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scoring, "score_files", interrupt)
+    monkeypatch.setattr(picking, "pick_best", interrupt)
+    generated_folder(tmp_path / "in")
+    assert "rerun to score" in _interrupted("score", str(tmp_path / "in"), "-o", str(tmp_path / "rep"))
+    assert "rerun to pick" in _interrupted("pick", str(tmp_path / "in"), "-o", str(tmp_path / "picked"))
