@@ -6,6 +6,7 @@ so ``enhance --help`` stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,8 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: set (to anything) to let unexpected exceptions through with their traceback
+DEBUG_ENV = "ENHANCE_DEBUG"
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -35,13 +38,31 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the library's user-facing errors into one line on stderr and exit code 2."""
+    """Turn the library's user-facing errors into one line on stderr and exit code 2.
+
+    Anything else unexpected (a bug, or a failure nobody anticipated) becomes one ``internal error``
+    line and exit 1 rather than a traceback, unless ``$ENHANCE_DEBUG`` is set: then it is re-raised
+    unchanged. typer's own exits and aborts, SystemExit and KeyboardInterrupt pass through.
+    """
     from .errors import ConfigError
 
     try:
         yield
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        raise fail(_internal_error(exc), EXIT_SOME_FAILED) from None
+
+
+def _internal_error(exc: Exception) -> str:
+    """``internal error: <Type>: <first line>`` with the way to see the traceback."""
+    lines = str(exc).strip().splitlines()
+    message = lines[0] if lines else "(no message)"
+    return f"internal error: {type(exc).__name__}: {message} (run with {DEBUG_ENV}=1 for the traceback)"
 
 
 @contextmanager

@@ -188,3 +188,40 @@ def test_ctrl_c_in_score_and_pick_prints_a_message(tmp_path: Path, monkeypatch: 
     generated_folder(tmp_path / "in")
     assert "rerun to score" in _interrupted("score", str(tmp_path / "in"), "-o", str(tmp_path / "rep"))
     assert "rerun to pick" in _interrupted("pick", str(tmp_path / "in"), "-o", str(tmp_path / "picked"))
+
+
+def test_unexpected_errors_are_one_line_unless_debugging(monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+
+    from enhance.cli import user_errors
+
+    def raising(exc: BaseException) -> None:
+        with user_errors():
+            raise exc
+
+    monkeypatch.delenv("ENHANCE_DEBUG", raising=False)
+    with pytest.raises(typer.Exit) as info:
+        raising(KeyError("weights"))
+    assert info.value.exit_code == 1
+    for passing in (typer.Exit(3), SystemExit(4), KeyboardInterrupt(), typer.BadParameter("x")):
+        with pytest.raises(type(passing)) as caught:
+            raising(passing)
+        assert caught.value is passing
+    monkeypatch.setenv("ENHANCE_DEBUG", "1")
+    with pytest.raises(KeyError):
+        raising(KeyError("weights"))
+
+
+def test_unexpected_error_message_on_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    import enhance.config as config
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("bad thing\nmore detail")
+
+    monkeypatch.delenv("ENHANCE_DEBUG", raising=False)
+    monkeypatch.setattr(config, "load_pipelines", broken)
+    result = CliRunner().invoke(app, ["pipelines", "list"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip() == (
+        "enhance: error: internal error: ValueError: bad thing (run with ENHANCE_DEBUG=1 for the traceback)"
+    )
