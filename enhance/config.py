@@ -56,7 +56,9 @@ class OutputSpec(BaseModel):
     format: Literal["png", "jpeg", "webp", "tiff", "same"] = Field(
         "png", description="output container; 'same' keeps each input's format"
     )
-    bit_depth: Literal[8, 16] = Field(8, description="bits per sample; 16 for PNG/TIFF only")
+    bit_depth: Literal[8, 16] = Field(
+        8, description="bits per sample; 16 for PNG/TIFF only (with format 'same', JPEG/WebP outputs are written 8-bit)"
+    )
     dither: bool = Field(True, description="TPDF-dither when quantizing to 8 bits (keeps smooth gradients smooth)")
     quality: int = Field(95, ge=1, le=100, description="JPEG/WebP quality")
     lossless: bool = Field(False, description="lossless WebP")

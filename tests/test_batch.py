@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 from enhance.batch import MANIFEST_NAME, run_batch
 from enhance.config import OutputSpec
 from enhance.errors import ConfigError
-from enhance.io import TEMP_MARKER
+from enhance.io import TEMP_MARKER, decode
 from enhance.pipeline import Pipeline
 from enhance.stages import Stage, StageParams, register_stage
 from enhance.stages.resize import Resize
@@ -318,3 +318,14 @@ def test_output_folder_that_cannot_be_created_is_a_usage_error(tmp_path: Path) -
     out = paths[0] / "sub"  # under a file: mkdir fails
     with pytest.raises(ConfigError, match=r"-o .*sub: cannot create the output folder \(.+\); choose another -o"):
         run_batch(resize_pipeline(), [tmp_path / "in"], out)
+
+
+def test_same_format_16_bit_writes_jpeg_8_bit_with_a_warning(tmp_path: Path) -> None:
+    make_images(tmp_path / "in", 2)  # img0.png, img1.jpg
+    result = run_batch(resize_pipeline(format="same", bit_depth=16), [tmp_path / "in"], tmp_path / "out")
+    assert result.exit_code == 0, result.records
+    status = {r["relative"]: r for r in result.records}
+    assert status["img1.jpg"]["warnings"] == ["written 8-bit: JPEG holds 8-bit samples only"]
+    assert status["img0.png"]["warnings"] == []
+    assert decode(tmp_path / "out" / "img0.png").array.dtype == np.uint16
+    assert decode(tmp_path / "out" / "img1.jpg").array.dtype == np.uint8
