@@ -11,9 +11,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
 
 __all__ = ["app", "fail", "interruptible", "main", "user_errors"]
 
@@ -118,7 +121,7 @@ def run(
     """Run a pipeline over files and folders: writes outputs, manifest.json (and reports when scored)."""
     import time
 
-    from .batch import collect_jobs, run_batch
+    from .batch import run_batch
     from .config import default_config_path
     from .pipeline import Pipeline
 
@@ -126,12 +129,7 @@ def run(
         config_path = config or default_config_path()
         pipe = Pipeline.from_yaml(config_path, pipeline, overrides=overrides or (), device=device)
         if dry_run:
-            jobs_planned = collect_jobs(inputs, output, pipe.output, recursive=recursive, pattern=glob)
-            typer.echo(f"pipeline '{pipeline}' from {config_path}: {' → '.join(s.name for s in pipe.stages)}")
-            for job in jobs_planned:
-                state = "exists, skip" if job.destination.exists() and not overwrite else "to do"
-                typer.echo(f"  {job.source} → {job.destination} ({state})")
-            typer.echo(f"{len(jobs_planned)} file(s); dry run, nothing written")
+            _dry_run(pipe, inputs, output, config_path, recursive=recursive, pattern=glob, overwrite=overwrite)
             return
         start = time.perf_counter()
         with interruptible("interrupted; finished outputs are kept, rerun to do the rest"):
@@ -155,6 +153,33 @@ def run(
             err=True,
         )
     raise typer.Exit(result.exit_code)
+
+
+def _dry_run(
+    pipe: Pipeline,
+    inputs: list[Path],
+    output: Path,
+    config_path: Path,
+    *,
+    recursive: bool,
+    pattern: str | None,
+    overwrite: bool,
+) -> None:
+    """Check what a run would check before any image (device, inputs, outputs) and list the plan.
+
+    Models are not loaded (so nothing is downloaded); a missing model shows only in a real run.
+    """
+    from .batch import collect_jobs
+    from .devices import resolve_device
+
+    device = resolve_device(pipe.device_spec)
+    planned = collect_jobs(inputs, output, pipe.output, recursive=recursive, pattern=pattern)
+    typer.echo(f"pipeline '{pipe.name}' from {config_path}: {' → '.join(s.name for s in pipe.stages)}")
+    typer.echo(f"device {device}; models are not loaded in a dry run (nothing downloaded)")
+    for job in planned:
+        state = "exists, skip" if job.destination.exists() and not overwrite else "to do"
+        typer.echo(f"  {job.source} → {job.destination} ({state})")
+    typer.echo(f"{len(planned)} file(s); dry run, nothing written")
 
 
 # -- enhance pipelines ... ---------------------------------------------------------------------

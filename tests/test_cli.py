@@ -120,6 +120,7 @@ def test_set_override_and_dry_run(tmp_path: Path) -> None:
     args = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "small"]
     dry = enhance(*args, "--dry-run")
     assert dry.returncode == 0 and "4 file(s); dry run" in dry.stdout and not (tmp_path / "out").exists()
+    assert "device cpu; models are not loaded" in dry.stdout
     out = enhance(*args, "--set", "resize.long_side=16", "--set", "output.format=webp", "-q")
     assert out.returncode == 0, out.stderr
     with PILImage.open(tmp_path / "out" / "a.webp") as im:
@@ -225,3 +226,12 @@ def test_unexpected_error_message_on_stderr(monkeypatch: pytest.MonkeyPatch) -> 
     assert result.output.strip() == (
         "enhance: error: internal error: ValueError: bad thing (run with ENHANCE_DEBUG=1 for the traceback)"
     )
+
+
+def test_dry_run_checks_the_device(tmp_path: Path) -> None:
+    generated_folder(tmp_path / "in")
+    config = small_config(tmp_path)
+    args = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "small"]
+    result = CliRunner().invoke(app, [*args, "--dry-run", "--device", "cuda:99"])
+    assert result.exit_code == 2 and "device 'cuda:99'" in result.output and "dry run" not in result.output
+    assert not (tmp_path / "out").exists()
