@@ -124,13 +124,16 @@ def plan_jobs(found: Iterable[tuple[Path, Path]], out_dir: Path, output: OutputS
     """Map inputs to outputs under ``out_dir``, mirroring the input tree.
 
     Raises:
-        ConfigError: an output would overwrite an input, or escape the output folder.
+        ConfigError: an output would overwrite an input, or escape the output folder, or (with
+            ``format: same``) an input has no image suffix to take the output format from.
     """
     from .pipeline import output_suffix
 
     root = out_dir.resolve()
     jobs = []
     for source, relative in found:
+        if output.format == "same":
+            _check_same_format(source)
         name = f"{relative.stem}{output.suffix}{output_suffix(output, source)}"
         destination = (root / relative.parent / name).resolve()
         if not destination.is_relative_to(root):
@@ -142,6 +145,21 @@ def plan_jobs(found: Iterable[tuple[Path, Path]], out_dir: Path, output: OutputS
             )
         jobs.append(Job(source, relative, destination))
     return jobs
+
+
+def _check_same_format(source: Path) -> None:
+    """With ``format: same`` the output format comes from the input's suffix: refuse, at planning,
+    an input whose suffix names no format (rather than fail it after the compute)."""
+    from .io import format_for_suffix
+
+    try:
+        format_for_suffix(source.suffix)
+    except ValueError:
+        what = f"suffix {source.suffix!r}" if source.suffix else "no suffix"
+        raise ConfigError(
+            f"{source}: output format 'same' takes the format from the input's suffix, and it has {what}; "
+            "choose one (--set output.format=png)"
+        ) from None
 
 
 def collect_jobs(

@@ -329,3 +329,14 @@ def test_same_format_16_bit_writes_jpeg_8_bit_with_a_warning(tmp_path: Path) -> 
     assert status["img0.png"]["warnings"] == []
     assert decode(tmp_path / "out" / "img0.png").array.dtype == np.uint16
     assert decode(tmp_path / "out" / "img1.jpg").array.dtype == np.uint8
+
+
+def test_same_format_needs_an_image_suffix_at_planning(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.new("RGB", (8, 8)).save(src / "noext", format="PNG")
+    with pytest.raises(ConfigError, match=r"noext: output format 'same' .* no suffix; .*--set output\.format=png"):
+        run_batch(resize_pipeline(format="same"), [src / "noext"], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    result = run_batch(resize_pipeline(format="png"), [src / "noext"], tmp_path / "out")
+    assert result.exit_code == 0 and (tmp_path / "out" / "noext.png").exists()
