@@ -124,13 +124,16 @@ def plan_jobs(found: Iterable[tuple[Path, Path]], out_dir: Path, output: OutputS
     """Map inputs to outputs under ``out_dir``, mirroring the input tree.
 
     Raises:
-        ConfigError: an output would overwrite an input, or escape the output folder.
+        ConfigError: an output would overwrite an input, or escape the output folder, or (with
+            ``format: same``) an input has no image suffix to take the output format from.
     """
     from .pipeline import output_suffix
 
     root = out_dir.resolve()
     jobs = []
     for source, relative in found:
+        if output.format == "same":
+            _check_same_format(source)
         name = f"{relative.stem}{output.suffix}{output_suffix(output, source)}"
         destination = (root / relative.parent / name).resolve()
         if not destination.is_relative_to(root):
@@ -144,6 +147,21 @@ def plan_jobs(found: Iterable[tuple[Path, Path]], out_dir: Path, output: OutputS
     return jobs
 
 
+def _check_same_format(source: Path) -> None:
+    """With ``format: same`` the output format comes from the input's suffix: refuse, at planning,
+    an input whose suffix names no format (rather than fail it after the compute)."""
+    from .io import format_for_suffix
+
+    try:
+        format_for_suffix(source.suffix)
+    except ValueError:
+        what = f"suffix {source.suffix!r}" if source.suffix else "no suffix"
+        raise ConfigError(
+            f"{source}: output format 'same' takes the format from the input's suffix, and it has {what}; "
+            "choose one (--set output.format=png)"
+        ) from None
+
+
 def collect_jobs(
     inputs: Sequence[Path | str],
     out_dir: Path,
@@ -155,14 +173,19 @@ def collect_jobs(
     """Discover inputs and plan their outputs, leaving out what earlier runs wrote into ``out_dir``.
 
     Raises:
-        ConfigError: missing input, an output that would overwrite an input or escape ``out_dir``,
-            or two inputs that would be written to the same output.
+        ConfigError: an ``out_dir`` that is not a folder, a missing input, an output that would
+            overwrite an input (its own or another one's) or escape ``out_dir``, two inputs that
+            would be written to the same output, or an output an earlier run wrote from another input.
     """
-    earlier = read_records(out_dir / MANIFEST_NAME).values()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"-o {out_dir}: exists and is not a folder; choose another -o")
+    earlier = list(read_records(out_dir / MANIFEST_NAME).values())
     earlier_outputs = [Path(r["output"]) for r in earlier if r.get("output")]
     found = discover(inputs, recursive=recursive, pattern=pattern, exclude=out_dir, skip=earlier_outputs)
     jobs = plan_jobs(found, out_dir, output)
     _check_collisions(jobs)
+    _check_inputs_kept(jobs)
+    _check_earlier_outputs(jobs, earlier)
     return jobs
 
 
@@ -255,7 +278,7 @@ def run_batch(
     planned = collect_jobs(inputs, out_dir, pipeline.output, recursive=recursive, pattern=pattern)
     base = pipeline.setup()  # ConfigError here: nothing processed, nothing written
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _make_out_dir(out_dir)
     remove_stale_temps(out_dir)
     manifest_path = out_dir / MANIFEST_NAME
     previous = read_records(manifest_path)
@@ -375,8 +398,19 @@ def run_batch(
         bar.close()
         order = {str(j.source.resolve()): i for i, j in enumerate(planned)}
         result.records.sort(key=lambda r: order.get(r["input"], len(order)))
-        _write_manifest(result, pipeline, base, config, started)
+        _write_manifest(result, previous, pipeline, base, config, started)
     return result
+
+
+def _make_out_dir(out_dir: Path) -> None:
+    """Create the output folder; a path that cannot be one (read-only, under a file) is a usage
+    error before any image, not a traceback."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"-o {out_dir}: cannot create the output folder ({exc.strerror or exc}); choose another -o"
+        ) from None
 
 
 def _check_collisions(jobs: Sequence[Job]) -> None:
@@ -386,9 +420,37 @@ def _check_collisions(jobs: Sequence[Job]) -> None:
         if other is not None:
             raise ConfigError(
                 f"{job.source} and {other} would both be written to {job.destination}; "
-                "run them separately or use --glob to choose one"
+                "keep each input's format (--set output.format=same) or leave one of them out"
             )
         seen[job.destination] = job.source
+
+
+def _check_inputs_kept(jobs: Sequence[Job]) -> None:
+    """Refuse a plan where one job's output is another job's input: it would clobber that input
+    (with --overwrite) or wrongly skip a file whose output merely looks done."""
+    sources = {job.source.resolve(): job.source for job in jobs}
+    for job in jobs:
+        other = sources.get(job.destination)
+        if other is not None and other.resolve() != job.source.resolve():
+            raise ConfigError(
+                f"{job.source}: its output {job.destination} is the input {other}; "
+                "choose another -o folder or another suffix (--set output.suffix=...)"
+            )
+
+
+def _check_earlier_outputs(jobs: Sequence[Job], earlier: Iterable[dict[str, Any]]) -> None:
+    """Refuse a job whose output exists and was written from a different input by an earlier run:
+    skipping it would report a file that was never made, overwriting it would clobber the other."""
+    written_from = {
+        Path(r["output"]): Path(r["input"]) for r in earlier if r.get("output") and r.get("status") != "failed"
+    }
+    for job in jobs:
+        other = written_from.get(job.destination)
+        if other is not None and other != job.source.resolve() and job.destination.exists():
+            raise ConfigError(
+                f"{job.source}: its output {job.destination} was written from {other} by an earlier run; "
+                "keep each input's format (--set output.format=same) or choose another -o folder"
+            )
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -402,20 +464,44 @@ def _release_memory(device: Any) -> None:
         torch.cuda.empty_cache()
 
 
-def _write_manifest(result: BatchResult, pipeline: Pipeline, base: Any, config: Path | None, started: str) -> None:
+def _merge_records(current: list[dict[str, Any]], earlier: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """This run's records, then the earlier manifest's records of inputs this run did not touch.
+
+    Keeping those means a partial rerun (``--glob``, one file) forgets no earlier output: they stay
+    recognised as outputs (never taken as inputs) and in the reports. An earlier record whose output
+    this run wrote from another input no longer describes that file and is dropped.
+    """
+    inputs = {r["input"] for r in current}
+    written = {r["output"] for r in current if r["status"] == "done" and r.get("output")}
+    kept = [r for key, r in earlier.items() if key not in inputs and not (r.get("output") and r["output"] in written)]
+    return [*current, *kept]
+
+
+def _write_manifest(
+    result: BatchResult,
+    earlier: dict[str, dict[str, Any]],
+    pipeline: Pipeline,
+    base: Any,
+    config: Path | None,
+    started: str,
+) -> None:
+    """Write manifest.json: ``summary`` covers every file listed (earlier runs' included),
+    ``this_run`` only this run's records."""
     if result.manifest_path is None:
         return
+    records = _merge_records(result.records, earlier)
     data = build_manifest(
         "run",
-        result.records,
+        records,
         started=started,
         pipeline=pipeline.name,
         config=str(config) if config else None,
         device=str(base.device),
         interrupted=result.interrupted,
+        this_run=summarize(result.records),
     )
     write_manifest(result.manifest_path, data)
-    if any(r.get("results", {}).get("scores") for r in result.records):
+    if any(r.get("results", {}).get("scores") for r in records):
         try:
             from .report import write_reports
         except ImportError:  # reports arrive with the scoring work; manifest is enough until then

@@ -6,15 +6,19 @@ so ``enhance --help`` stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-__all__ = ["app", "fail", "main", "user_errors"]
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+__all__ = ["app", "fail", "interruptible", "main", "user_errors"]
 
 app = typer.Typer(
     name="enhance",
@@ -24,7 +28,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: set (to anything) to let unexpected exceptions through with their traceback
+DEBUG_ENV = "ENHANCE_DEBUG"
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -35,22 +41,50 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the library's user-facing errors into one line on stderr and exit code 2."""
+    """Turn the library's user-facing errors into one line on stderr and exit code 2.
+
+    Anything else unexpected (a bug, or a failure nobody anticipated) becomes one ``internal error``
+    line and exit 1 rather than a traceback, unless ``$ENHANCE_DEBUG`` is set: then it is re-raised
+    unchanged. typer's own exits and aborts, SystemExit and KeyboardInterrupt pass through.
+    """
     from .errors import ConfigError
 
     try:
         yield
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        raise fail(_internal_error(exc), EXIT_SOME_FAILED) from None
+
+
+def _internal_error(exc: Exception) -> str:
+    """``internal error: <Type>: <first line>`` with the way to see the traceback."""
+    lines = str(exc).strip().splitlines()
+    message = lines[0] if lines else "(no message)"
+    return f"internal error: {type(exc).__name__}: {message} (run with {DEBUG_ENV}=1 for the traceback)"
+
+
+@contextmanager
+def interruptible(message: str) -> Iterator[None]:
+    """Turn Ctrl-C inside a long command into ``enhance: <message>`` on stderr and exit 130.
+
+    It must sit inside the command: typer turns a KeyboardInterrupt that leaves a command into a
+    silent exit 130 itself, so a handler around ``app()`` never runs.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo(f"enhance: {message}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def main() -> None:
     """Console-script entry point."""
-    try:
-        app()
-    except KeyboardInterrupt:
-        typer.echo("enhance: interrupted; finished outputs are kept, rerun to do the rest", err=True)
-        sys.exit(130)
+    app()
 
 
 # -- enhance run -------------------------------------------------------------------------------
@@ -87,7 +121,7 @@ def run(
     """Run a pipeline over files and folders: writes outputs, manifest.json (and reports when scored)."""
     import time
 
-    from .batch import collect_jobs, run_batch
+    from .batch import run_batch
     from .config import default_config_path
     from .pipeline import Pipeline
 
@@ -95,26 +129,22 @@ def run(
         config_path = config or default_config_path()
         pipe = Pipeline.from_yaml(config_path, pipeline, overrides=overrides or (), device=device)
         if dry_run:
-            jobs_planned = collect_jobs(inputs, output, pipe.output, recursive=recursive, pattern=glob)
-            typer.echo(f"pipeline '{pipeline}' from {config_path}: {' → '.join(s.name for s in pipe.stages)}")
-            for job in jobs_planned:
-                state = "exists, skip" if job.destination.exists() and not overwrite else "to do"
-                typer.echo(f"  {job.source} → {job.destination} ({state})")
-            typer.echo(f"{len(jobs_planned)} file(s); dry run, nothing written")
+            _dry_run(pipe, inputs, output, config_path, recursive=recursive, pattern=glob, overwrite=overwrite)
             return
         start = time.perf_counter()
-        result = run_batch(
-            pipe,
-            inputs,
-            output,
-            recursive=recursive,
-            pattern=glob,
-            overwrite=overwrite,
-            jobs=jobs,
-            progress=not quiet and sys.stderr.isatty(),
-            echo=lambda line: typer.echo(f"enhance: {line}", err=True),
-            config=config_path,
-        )
+        with interruptible("interrupted; finished outputs are kept, rerun to do the rest"):
+            result = run_batch(
+                pipe,
+                inputs,
+                output,
+                recursive=recursive,
+                pattern=glob,
+                overwrite=overwrite,
+                jobs=jobs,
+                progress=not quiet and sys.stderr.isatty(),
+                echo=lambda line: typer.echo(f"enhance: {line}", err=True),
+                config=config_path,
+            )
     if not quiet:
         s = result.summary
         typer.echo(
@@ -123,6 +153,33 @@ def run(
             err=True,
         )
     raise typer.Exit(result.exit_code)
+
+
+def _dry_run(
+    pipe: Pipeline,
+    inputs: list[Path],
+    output: Path,
+    config_path: Path,
+    *,
+    recursive: bool,
+    pattern: str | None,
+    overwrite: bool,
+) -> None:
+    """Check what a run would check before any image (device, inputs, outputs) and list the plan.
+
+    Models are not loaded (so nothing is downloaded); a missing model shows only in a real run.
+    """
+    from .batch import collect_jobs
+    from .devices import resolve_device
+
+    device = resolve_device(pipe.device_spec)
+    planned = collect_jobs(inputs, output, pipe.output, recursive=recursive, pattern=pattern)
+    typer.echo(f"pipeline '{pipe.name}' from {config_path}: {' → '.join(s.name for s in pipe.stages)}")
+    typer.echo(f"device {device}; models are not loaded in a dry run (nothing downloaded)")
+    for job in planned:
+        state = "exists, skip" if job.destination.exists() and not overwrite else "to do"
+        typer.echo(f"  {job.source} → {job.destination} ({state})")
+    typer.echo(f"{len(planned)} file(s); dry run, nothing written")
 
 
 # -- enhance pipelines ... ---------------------------------------------------------------------

@@ -56,7 +56,9 @@ class OutputSpec(BaseModel):
     format: Literal["png", "jpeg", "webp", "tiff", "same"] = Field(
         "png", description="output container; 'same' keeps each input's format"
     )
-    bit_depth: Literal[8, 16] = Field(8, description="bits per sample; 16 for PNG/TIFF only")
+    bit_depth: Literal[8, 16] = Field(
+        8, description="bits per sample; 16 for PNG/TIFF only (with format 'same', JPEG/WebP outputs are written 8-bit)"
+    )
     dither: bool = Field(True, description="TPDF-dither when quantizing to 8 bits (keeps smooth gradients smooth)")
     quality: int = Field(95, ge=1, le=100, description="JPEG/WebP quality")
     lossless: bool = Field(False, description="lossless WebP")
@@ -158,8 +160,34 @@ _STAGE_KEY = re.compile(r"^(?:(?P<pos>\d+)|(?P<name>[A-Za-z_][\w-]*)(?:\[(?P<nth
 _TOP_KEYS = {"device", "seed", "description"}
 
 
-def _stage_entries(raw: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return [_split_stage_entry(entry, i) for i, entry in enumerate(raw.get("stages") or [], start=1)]
+def _check_shape(raw: Any, where: str) -> None:
+    """Refuse a definition that overrides cannot apply to without reshaping it: the pipeline must be
+    a mapping, ``stages`` a list and ``output`` a mapping (as validation without ``--set`` requires),
+    so a malformed file is never silently normalised."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping with 'stages:' (and optional output, device, seed)")
+    if "stages" in raw and not isinstance(raw["stages"], list):
+        raise ConfigError(f"{where}: 'stages' must be a list of stages (- name), got {_kind(raw['stages'])}")
+    if "output" in raw and not isinstance(raw["output"], Mapping):
+        raise ConfigError(
+            f"{where}: 'output' must be a mapping of settings, e.g. {{format: png}}, got {_kind(raw['output'])}"
+        )
+
+
+def _kind(value: Any) -> str:
+    """``a mapping``, ``a string 'png'``...: what a misplaced YAML value is, for messages."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, str):
+        return f"a string {value!r}"
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
+
+
+def _stage_entries(raw: Mapping[str, Any], where: str) -> list[tuple[str, dict[str, Any]]]:
+    try:
+        return [_split_stage_entry(entry, i) for i, entry in enumerate(raw.get("stages") or [], start=1)]
+    except ConfigError as exc:
+        raise ConfigError(f"{where}, {exc}") from None
 
 
 def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str], *, where: str) -> dict[str, Any]:
@@ -168,16 +196,21 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str], *, where: 
     Keys: ``device``, ``seed``, ``output.FIELD``, ``STAGE.PARAM`` (the stage named once in the
     pipeline), ``STAGE[K].PARAM`` (its K-th occurrence) or ``N.PARAM`` (the stage at position N).
     Values are parsed as YAML scalars/lists (``4096``, ``true``, ``[4096, 4096]``).
+
+    Raises:
+        ConfigError: a malformed definition (not a mapping, ``stages`` not a list, ``output`` not a
+            mapping, a bad stage entry) or override; the message starts with ``where``.
     """
     import yaml
 
+    _check_shape(raw, where)
     pipeline = dict(raw)
-    stages = _stage_entries(pipeline)
+    stages = _stage_entries(pipeline, where)
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set resize.long_side=2048")
+            raise ConfigError(f"{where}: --set {item!r}: expected KEY=VALUE, e.g. --set resize.long_side=2048")
         try:
             value = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError:
@@ -191,12 +224,13 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str], *, where: 
         match = _STAGE_KEY.match(key)
         if not match:
             raise ConfigError(
-                f"--set {item!r}: unknown key {key!r}; use device, seed, output.FIELD, STAGE.PARAM, "
+                f"{where}: --set {item!r}: unknown key {key!r}; use device, seed, output.FIELD, STAGE.PARAM, "
                 "STAGE[K].PARAM or N.PARAM"
             )
         index = _find_stage(stages, match, item, where)
         stages[index][1][match["param"]] = value
-    pipeline["stages"] = [{name: params} for name, params in stages]
+    if "stages" in pipeline:  # a missing list stays missing, for validation to name
+        pipeline["stages"] = [{name: params} for name, params in stages]
     return pipeline
 
 
@@ -205,20 +239,24 @@ def _find_stage(stages: Sequence[tuple[str, dict[str, Any]]], match: re.Match[st
     if match["pos"]:
         pos = int(match["pos"])
         if not 1 <= pos <= len(stages):
-            raise ConfigError(f"--set {item!r}: {where} has stages 1..{len(stages)}, not {pos}")
+            raise ConfigError(f"{where}: --set {item!r}: the pipeline has stages 1..{len(stages)}, not {pos}")
         return pos - 1
     name = match["name"]
     positions = [i for i, n in enumerate(names) if n == name]
     if not positions:
-        raise ConfigError(f"--set {item!r}: {where} has no stage '{name}'; its stages are {', '.join(names)}")
+        raise ConfigError(
+            f"{where}: --set {item!r}: the pipeline has no stage '{name}'; its stages are {', '.join(names)}"
+        )
     if match["nth"]:
         nth = int(match["nth"])
         if not 1 <= nth <= len(positions):
-            raise ConfigError(f"--set {item!r}: {where} has {len(positions)} '{name}' stage(s), not {nth}")
+            raise ConfigError(
+                f"{where}: --set {item!r}: the pipeline has {len(positions)} '{name}' stage(s), not {nth}"
+            )
         return positions[nth - 1]
     if len(positions) > 1:
         options = ", ".join(f"{name}[{k}] (stage {p + 1})" for k, p in enumerate(positions, start=1))
-        raise ConfigError(f"--set {item!r}: {where} has several '{name}' stages; say which: {options}")
+        raise ConfigError(f"{where}: --set {item!r}: the pipeline has several '{name}' stages; say which: {options}")
     return positions[0]
 
 
@@ -263,8 +301,7 @@ def _validate_pipeline(name: str, raw: Any, source: Path | None) -> PipelineSpec
     from .stages.registry import get_stage
 
     where = f"{source}: pipeline '{name}'" if source else f"pipeline '{name}'"
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: expected a mapping with 'stages:' (and optional output, device, seed)")
+    _check_shape(raw, where)
     try:
         fields = _PipelineFields.model_validate(dict(raw))
     except ValidationError as exc:
@@ -311,12 +348,7 @@ def load_pipeline_spec(
     raw = pipelines[name]
     overrides = list(overrides)
     if overrides:
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"{source}: pipeline '{name}' must be a mapping")
-        try:
-            raw = apply_overrides(raw, overrides, where=f"pipeline '{name}'")
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
+        raw = apply_overrides(raw, overrides, where=f"{source}: pipeline '{name}'")
     return _validate_pipeline(name, raw, source)
 
 

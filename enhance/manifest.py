@@ -9,6 +9,8 @@ A record::
 
 The header names the kind of run (``run``, ``score``, ``pick``), the enhance version, device,
 start and finish times and a summary of the statuses; reports (:mod:`enhance.report`) read it.
+A ``run`` manifest also keeps the records of earlier runs' inputs that this run did not touch
+(after this run's records): ``summary`` counts every record listed, ``this_run`` this run's only.
 """
 
 from __future__ import annotations

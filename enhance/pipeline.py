@@ -123,7 +123,10 @@ class Pipeline:
 
         base = self.setup()
         result, ctx = self.process(to_image(raster, base.device), path=path)
-        out = from_image(result, bit_depth=self.output.bit_depth, dither=self.output.dither, seed=ctx.seed)
+        bit_depth, warning = output_bit_depth(self.output, path)
+        if warning:
+            ctx.warn(warning)
+        out = from_image(result, bit_depth=bit_depth, dither=self.output.dither, seed=ctx.seed)
         return out, result, ctx
 
     def __call__(self, image: Any) -> Any:
@@ -154,6 +157,26 @@ def encode_options(output: OutputSpec, source: Path | None = None) -> dict[str, 
     if fmt == "same":
         fmt = format_for_suffix(source.suffix) if source is not None else "png"
     return {"format": fmt, "quality": output.quality, "lossless": output.lossless}
+
+
+def output_bit_depth(output: OutputSpec, source: Path | None) -> tuple[int, str | None]:
+    """The bit depth an output of ``source`` is quantized to, and a warning when it is not the asked one.
+
+    With ``format: same`` and ``bit_depth: 16`` the spec covers mixed inputs: PNG/TIFF outputs get 16
+    bits, while JPEG/WebP outputs (which hold 8-bit samples only) are written 8-bit, dithered as
+    ``dither`` says, instead of failing after the compute.
+    """
+    from .io import _EIGHT_BIT_ONLY, format_for_suffix  # the formats io refuses 16-bit samples for
+
+    if output.bit_depth == 8 or output.format != "same" or source is None:
+        return output.bit_depth, None
+    try:
+        fmt = format_for_suffix(source.suffix)
+    except ValueError:  # no usable suffix: planning refuses it; encode names the problem otherwise
+        return output.bit_depth, None
+    if fmt in _EIGHT_BIT_ONLY:
+        return 8, f"written 8-bit: {fmt} holds 8-bit samples only"
+    return output.bit_depth, None
 
 
 def output_suffix(output: OutputSpec, source: Path) -> str:

@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 from enhance.batch import MANIFEST_NAME, run_batch
 from enhance.config import OutputSpec
 from enhance.errors import ConfigError
-from enhance.io import TEMP_MARKER
+from enhance.io import TEMP_MARKER, decode
 from enhance.pipeline import Pipeline
 from enhance.stages import Stage, StageParams, register_stage
 from enhance.stages.resize import Resize
@@ -111,9 +111,26 @@ def test_colliding_outputs_are_a_usage_error(tmp_path: Path) -> None:
     src.mkdir()
     PILImage.new("RGB", (8, 8)).save(src / "a.png")
     PILImage.new("RGB", (8, 8)).save(src / "a.jpg")
-    with pytest.raises(ConfigError, match="would both be written to"):
+    with pytest.raises(ConfigError, match=r"would both be written to .*output\.format=same\) or leave one"):
         run_batch(resize_pipeline(), [src], tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_output_written_from_another_input_by_an_earlier_run_is_a_usage_error(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    PILImage.new("RGB", (48, 32), "red").save(src / "a.png")
+    PILImage.new("RGB", (48, 32), "blue").save(src / "a.jpg")
+    run_batch(resize_pipeline(), [src / "a.png"], out)
+    before = (out / "a.png").read_bytes()
+    for overwrite in (False, True):
+        with pytest.raises(ConfigError, match=r"a\.jpg: its output .*a\.png was written from .*a\.png by an earlier"):
+            run_batch(resize_pipeline(), [src / "a.jpg"], out, overwrite=overwrite)
+    assert (out / "a.png").read_bytes() == before
+    again = run_batch(resize_pipeline(), [src / "a.png"], out)  # the same input still resumes
+    assert again.records[0]["status"] == "skipped"
+    kept = run_batch(resize_pipeline(format="same"), [src / "a.jpg"], out)
+    assert kept.records[0]["status"] == "done" and (out / "a.jpg").exists()
 
 
 def test_missing_input_is_a_usage_error(tmp_path: Path) -> None:
@@ -211,3 +228,115 @@ def test_setup_error_stops_before_any_output(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         run_batch(pipe, [tmp_path / "in"], tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_output_that_is_another_input_is_a_usage_error(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.new("RGB", (8, 8), "red").save(src / "a.png")
+    PILImage.new("RGB", (8, 8), "blue").save(src / "a_4k.png")
+    before = (src / "a_4k.png").read_bytes()
+    for overwrite in (False, True):
+        with pytest.raises(ConfigError, match=r"a\.png: its output .*a_4k\.png is the input .*another suffix"):
+            run_batch(resize_pipeline(suffix="_4k"), [src], src, overwrite=overwrite)
+    assert (src / "a_4k.png").read_bytes() == before
+    assert not (src / MANIFEST_NAME).exists()
+
+
+def test_partial_rerun_keeps_earlier_records(tmp_path: Path) -> None:
+    make_images(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    run_batch(resize_pipeline(), [tmp_path / "in"], out)
+    result = run_batch(resize_pipeline(), [tmp_path / "in"], out, pattern="img1*", overwrite=True)
+    assert result.summary == {"total": 1, "done": 1, "skipped": 0, "failed": 0}
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert [r["relative"] for r in manifest["files"]] == ["img1.jpg", "img0.png", "img2.png"]
+    assert manifest["summary"] == {"total": 3, "done": 3, "skipped": 0, "failed": 0}
+    assert manifest["this_run"] == {"total": 1, "done": 1, "skipped": 0, "failed": 0}
+
+
+def test_partial_rerun_into_the_input_folder_never_takes_old_outputs_as_inputs(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    make_images(src, 2)
+    run_batch(resize_pipeline(suffix="_x"), [src], src)
+    run_batch(resize_pipeline(suffix="_x"), [src], src, pattern="img1*")
+    again = run_batch(resize_pipeline(suffix="_x"), [src], src)
+    assert sorted(r["relative"] for r in again.records) == ["img0.png", "img1.jpg"]
+    assert not list(src.glob("*_x_x*"))
+
+
+class _FakeScoreParams(StageParams):
+    pass
+
+
+@register_stage
+class _FakeScore(Stage):
+    """Reports a fixed score, so the batch writes reports without the metric stack."""
+
+    name = "test-fake-score"
+    description = "record a fixed score (test stage)"
+    Params = _FakeScoreParams
+
+    def process(self, image, ctx):
+        ctx.results["scores"] = {"sharpness": {"before": 1.0, "after": 2.0, "delta": 1.0}}
+        return image
+
+
+def test_reports_cover_earlier_records_after_a_partial_rerun(tmp_path: Path) -> None:
+    make_images(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
+    run_batch(pipe, [tmp_path / "in"], out)
+    run_batch(pipe, [tmp_path / "in"], out, pattern="img2*", overwrite=True)
+    report = json.loads((out / "report.json").read_text())
+    assert sorted(r["relative"] for r in report["files"]) == ["img0.png", "img1.jpg", "img2.png"]
+    assert report["counts"]["total"] == 3 and report["counts"]["scored"] == 3
+    assert "img0.png" in (out / "report.csv").read_text() and "img0.png" in (out / "report.html").read_text()
+
+
+def test_earlier_record_of_an_output_rewritten_from_another_input_is_dropped(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    PILImage.new("RGB", (48, 32), "red").save(src / "a.png")
+    PILImage.new("RGB", (48, 32), "blue").save(src / "a.jpg")
+    run_batch(resize_pipeline(), [src / "a.png"], out)
+    (out / "a.png").unlink()  # the user removed it: a.jpg may take its place
+    run_batch(resize_pipeline(), [src / "a.jpg"], out)
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert [Path(r["input"]).name for r in manifest["files"]] == ["a.jpg"]
+
+
+def test_output_path_that_is_a_file_is_a_usage_error_before_setup(tmp_path: Path) -> None:
+    paths = make_images(tmp_path / "in", 1)
+    pipe = Pipeline([Resize(long_side=24)], device="cuda:7")  # setup would fail: the -o check comes first
+    with pytest.raises(ConfigError, match=r"-o .*img0\.png: exists and is not a folder; choose another -o"):
+        run_batch(pipe, [tmp_path / "in"], paths[0])
+
+
+def test_output_folder_that_cannot_be_created_is_a_usage_error(tmp_path: Path) -> None:
+    paths = make_images(tmp_path / "in", 1)
+    out = paths[0] / "sub"  # under a file: mkdir fails
+    with pytest.raises(ConfigError, match=r"-o .*sub: cannot create the output folder \(.+\); choose another -o"):
+        run_batch(resize_pipeline(), [tmp_path / "in"], out)
+
+
+def test_same_format_16_bit_writes_jpeg_8_bit_with_a_warning(tmp_path: Path) -> None:
+    make_images(tmp_path / "in", 2)  # img0.png, img1.jpg
+    result = run_batch(resize_pipeline(format="same", bit_depth=16), [tmp_path / "in"], tmp_path / "out")
+    assert result.exit_code == 0, result.records
+    status = {r["relative"]: r for r in result.records}
+    assert status["img1.jpg"]["warnings"] == ["written 8-bit: JPEG holds 8-bit samples only"]
+    assert status["img0.png"]["warnings"] == []
+    assert decode(tmp_path / "out" / "img0.png").array.dtype == np.uint16
+    assert decode(tmp_path / "out" / "img1.jpg").array.dtype == np.uint8
+
+
+def test_same_format_needs_an_image_suffix_at_planning(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.new("RGB", (8, 8)).save(src / "noext", format="PNG")
+    with pytest.raises(ConfigError, match=r"noext: output format 'same' .* no suffix; .*--set output\.format=png"):
+        run_batch(resize_pipeline(format="same"), [src / "noext"], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    result = run_batch(resize_pipeline(format="png"), [src / "noext"], tmp_path / "out")
+    assert result.exit_code == 0 and (tmp_path / "out" / "noext.png").exists()

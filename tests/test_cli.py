@@ -8,9 +8,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image as PILImage
 from PIL import PngImagePlugin
+from typer.testing import CliRunner
 
+from enhance.cli import app
+from enhance.stages import Stage, StageParams, register_stage
 from tests.conftest import ROOT
 
 
@@ -116,6 +120,7 @@ def test_set_override_and_dry_run(tmp_path: Path) -> None:
     args = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "small"]
     dry = enhance(*args, "--dry-run")
     assert dry.returncode == 0 and "4 file(s); dry run" in dry.stdout and not (tmp_path / "out").exists()
+    assert "device cpu; models are not loaded" in dry.stdout
     out = enhance(*args, "--set", "resize.long_side=16", "--set", "output.format=webp", "-q")
     assert out.returncode == 0, out.stderr
     with PILImage.open(tmp_path / "out" / "a.webp") as im:
@@ -137,3 +142,96 @@ def test_pipelines_and_stages_commands(tmp_path: Path) -> None:
     assert result.returncode == 2 and "unknown stage 'nosuchstage'" in result.stderr
     stages = enhance("stages")
     assert stages.returncode == 0 and "resize:" in stages.stdout and "long_side" in stages.stdout
+
+
+class _InterruptParams(StageParams):
+    pass
+
+
+@register_stage
+class _Interrupt(Stage):
+    """Simulates Ctrl-C during compute (test stage)."""
+
+    name = "test-cli-interrupt"
+    description = "raise KeyboardInterrupt (test stage)"
+    Params = _InterruptParams
+
+    def process(self, image, ctx):
+        raise KeyboardInterrupt
+
+
+def _interrupted(*args: str) -> str:
+    """Invoke the app in-process; assert Ctrl-C gave exit 130 and the one-line message."""
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 130, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("enhance: interrupted")]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_ctrl_c_prints_a_message_and_exits_130(tmp_path: Path) -> None:
+    generated_folder(tmp_path / "in")
+    config = tmp_path / "pipelines.yaml"
+    config.write_text("pipelines:\n  p:\n    device: cpu\n    stages: [test-cli-interrupt]\n")
+    line = _interrupted("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "p")
+    assert line == "enhance: interrupted; finished outputs are kept, rerun to do the rest"
+
+
+def test_ctrl_c_in_score_and_pick_prints_a_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import enhance.metrics.picking as picking
+    import enhance.metrics.scoring as scoring
+
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scoring, "score_files", interrupt)
+    monkeypatch.setattr(picking, "pick_best", interrupt)
+    generated_folder(tmp_path / "in")
+    assert "rerun to score" in _interrupted("score", str(tmp_path / "in"), "-o", str(tmp_path / "rep"))
+    assert "rerun to pick" in _interrupted("pick", str(tmp_path / "in"), "-o", str(tmp_path / "picked"))
+
+
+def test_unexpected_errors_are_one_line_unless_debugging(monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+
+    from enhance.cli import user_errors
+
+    def raising(exc: BaseException) -> None:
+        with user_errors():
+            raise exc
+
+    monkeypatch.delenv("ENHANCE_DEBUG", raising=False)
+    with pytest.raises(typer.Exit) as info:
+        raising(KeyError("weights"))
+    assert info.value.exit_code == 1
+    for passing in (typer.Exit(3), SystemExit(4), KeyboardInterrupt(), typer.BadParameter("x")):
+        with pytest.raises(type(passing)) as caught:
+            raising(passing)
+        assert caught.value is passing
+    monkeypatch.setenv("ENHANCE_DEBUG", "1")
+    with pytest.raises(KeyError):
+        raising(KeyError("weights"))
+
+
+def test_unexpected_error_message_on_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    import enhance.config as config
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("bad thing\nmore detail")
+
+    monkeypatch.delenv("ENHANCE_DEBUG", raising=False)
+    monkeypatch.setattr(config, "load_pipelines", broken)
+    result = CliRunner().invoke(app, ["pipelines", "list"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip() == (
+        "enhance: error: internal error: ValueError: bad thing (run with ENHANCE_DEBUG=1 for the traceback)"
+    )
+
+
+def test_dry_run_checks_the_device(tmp_path: Path) -> None:
+    generated_folder(tmp_path / "in")
+    config = small_config(tmp_path)
+    args = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "small"]
+    result = CliRunner().invoke(app, [*args, "--dry-run", "--device", "cuda:99"])
+    assert result.exit_code == 2 and "device 'cuda:99'" in result.output and "dry run" not in result.output
+    assert not (tmp_path / "out").exists()

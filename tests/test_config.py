@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,34 @@ def test_shipped_pipelines_file_is_valid() -> None:
     assert not errors
     names = [s.name for s in found["restore-4k"].stages]
     assert names == ["deband", "resize", "upscale", "resize", "score"]
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("    stages: {test-gain: {factor: 2}}\n", "'stages' must be a list of stages (- name), got a mapping"),
+        ("    stages: test-gain\n", "'stages' must be a list of stages (- name), got a string 'test-gain'"),
+        ("    output: png\n    stages: [test-gain]\n", "'output' must be a mapping of settings"),
+    ],
+)
+@pytest.mark.parametrize("overrides", [[], ["output.quality=90"], ["device=cpu"]])
+def test_malformed_shapes_are_one_line_errors_with_or_without_overrides(
+    tmp_path: Path, body: str, problem: str, overrides: list[str]
+) -> None:
+    path = write(tmp_path, "pipelines:\n  p:\n" + body)
+    with pytest.raises(ConfigError) as err:
+        load_pipeline_spec(path, "p", overrides=overrides)
+    message = str(err.value)
+    assert message.startswith(f"{path}: pipeline 'p': ") and problem in message and "\n" not in message
+
+
+def test_override_errors_name_file_and_pipeline(tmp_path: Path) -> None:
+    path = write(tmp_path, "pipelines:\n  p:\n    stages: [test-gain, [1, 2]]\n")
+    where = re.escape(f"{path}: pipeline 'p'")
+    with pytest.raises(ConfigError, match=rf"^{where}, stage 2: expected a stage name"):
+        load_pipeline_spec(path, "p", overrides=["device=cpu"])
+    path = write(tmp_path, "pipelines:\n  p:\n    stages: [test-gain]\n")
+    with pytest.raises(ConfigError, match=rf"^{where}: --set 'factor': expected KEY=VALUE"):
+        load_pipeline_spec(path, "p", overrides=["factor"])
+    with pytest.raises(ConfigError, match=rf"^{where}: --set 'x.y=1': the pipeline has no stage 'x'"):
+        load_pipeline_spec(path, "p", overrides=["x.y=1"])

@@ -35,11 +35,11 @@ def pick(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Rank candidates per prompt and copy (or link) the best into OUTPUT, with the ranking in the report."""
-    from ..cli import user_errors
+    from ..cli import interruptible, user_errors
     from ..metrics.picking import pick_best, ranking_for
     from ..report import write_reports
 
-    with user_errors():
+    with user_errors(), interruptible("interrupted before the report was written; rerun to pick"):
         ranking = ranking_for(metric, weights)
         manifest = pick_best(
             inputs,

@@ -50,7 +50,7 @@ def score(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Score images with quality metrics and write report.json/csv/html (exit 1 if a file failed)."""
-    from ..cli import fail, user_errors
+    from ..cli import fail, interruptible, user_errors
 
     if list_all:
         _list_metrics()
@@ -60,7 +60,7 @@ def score(
     from ..metrics.scoring import score_files
     from ..report import write_reports
 
-    with user_errors():
+    with user_errors(), interruptible("interrupted before the report was written; rerun to score"):
         manifest = score_files(
             paths,
             reference=reference,

@@ -101,6 +101,8 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
             return dict(load_file(str(path), device="cpu"))
         except (SafetensorError, OSError, ValueError) as exc:
             raise ConfigError(f"cannot read model file {path}: not a valid safetensors file ({exc})") from None
+        except Exception as exc:  # any other failure on a user's file is still a bad file, not a bug
+            raise ConfigError(_unreadable(path, exc)) from None
     if suffix not in _SAFE_SUFFIXES:
         raise ConfigError(f"model file {path} has an unsupported type {suffix!r}: use .pth, .pt, .ckpt or .safetensors")
     try:
@@ -115,12 +117,12 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
             f"model file {path} was refused: it carries pickled code, not only weights ({what}), and enhance "
             "never runs code from model files; use a weights-only .pth or a .safetensors file"
         ) from None
-    except RuntimeError as exc:
+    except Exception as exc:
+        # the weights-only unpickler fails on junk in many ways (KeyError, EOFError, RuntimeError...):
+        # every one means the user's file is not a checkpoint we can read, never a bug of ours
         if "TorchScript" in str(exc) or "constants.pkl" in str(exc):
             raise ConfigError(f"model file {path} is a TorchScript archive (it contains code): refused") from None
-        raise ConfigError(f"cannot read model file {path}: not a PyTorch checkpoint ({_first_line(exc)})") from None
-    except (EOFError, ValueError, OSError) as exc:
-        raise ConfigError(f"cannot read model file {path}: damaged or not a checkpoint ({_first_line(exc)})") from None
+        raise ConfigError(_unreadable(path, exc)) from None
     if not isinstance(data, dict):
         raise ConfigError(f"model file {path} holds a {type(data).__name__}, not a state dict of weights")
     return data
@@ -167,6 +169,11 @@ def _foreign_global(path: Path) -> str | None:
         if stream.tell() >= len(data):
             break
     return None
+
+
+def _unreadable(path: Path, exc: BaseException) -> str:
+    """The one-line message for a model file the loader could not read."""
+    return f"cannot read model file {path}: not a readable model checkpoint ({type(exc).__name__}: {_first_line(exc)})"
 
 
 def _first_line(exc: BaseException) -> str:

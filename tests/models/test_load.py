@@ -102,3 +102,11 @@ def test_interpolation_mixes_weights_like_upstream_dni() -> None:
         torch.testing.assert_close(mixed[k], 0.3 * a[k] + 0.7 * b[k])
     with pytest.raises(ConfigError, match="different architectures"):
         interpolate_state_dicts(a, tiny_compact_state(feat=4), 0.5)
+
+
+@pytest.mark.parametrize("content", [b"junk\n", b"", b"\x80\x02}q\x00.", b"PK\x03\x04garbage"])
+def test_any_junk_model_file_is_a_config_error_naming_it(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "junk.pth"
+    path.write_bytes(content)  # b"junk\n" makes the weights-only unpickler raise KeyError
+    with pytest.raises(ConfigError, match=r"cannot read model file .*junk\.pth: not a readable model checkpoint"):
+        read_state_dict(path)
