@@ -134,7 +134,22 @@ def _raw_call(descriptor: Any) -> Any:
     """
     call = getattr(descriptor, "_call_fn", None)
     model = descriptor.model
-    return model if call is None else (lambda t: call(model, t))
+    return model if call is None else _BoundCall(call, model)
+
+
+class _BoundCall:
+    """spandrel's call function bound to its model. It exposes the model's ``modules()`` so that
+    the CPU memory estimate can hook every layer (a bare lambda hid them: the estimate then saw
+    only the output, 12x too low for RRDBNet)."""
+
+    def __init__(self, call: Any, model: Any) -> None:
+        self._call, self._model = call, model
+
+    def __call__(self, t: Any) -> Any:
+        return self._call(self._model, t)
+
+    def modules(self) -> Any:
+        return self._model.modules()
 
 
 class Upscale(Stage):

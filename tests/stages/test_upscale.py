@@ -312,3 +312,21 @@ def test_cuda_sixteen_bit_sources_run_in_fp32(nearest_path: Path) -> None:
     ctx = RunContext(device="cuda")
     Upscale(model=str(nearest_path))(image, ctx)
     assert ctx.results["upscale"]["dtype"] == "float32"
+
+
+def test_the_memory_estimate_sees_every_layer_through_spandrels_call(tmp_path: Path) -> None:
+    """spandrel wraps every model in a call function; the CPU estimate must still hook its layers
+    (through a bare lambda it saw only the output, and a large model ran whole and swapped)."""
+    from enhance.ops.tiling import estimate_bytes_per_pixel
+    from enhance.stages.upscale import _raw_call
+
+    wide = save_pth(tmp_path / "wide_x2.pth", tiny_compact_state(scale=2, feat=64))  # 64 features >> 3x4 outputs
+    descriptor = load_model(wide)
+    call = _raw_call(descriptor)
+    assert callable(getattr(call, "modules", None))
+    x = torch.rand(1, 3, 16, 16)
+    torch.testing.assert_close(call(x), descriptor.model(x))
+    through_call = estimate_bytes_per_pixel(call, 3, device="cpu", dtype=torch.float32)
+    direct = estimate_bytes_per_pixel(descriptor.model, 3, device="cpu", dtype=torch.float32)
+    output_only = estimate_bytes_per_pixel(lambda t: descriptor.model(t), 3, device="cpu", dtype=torch.float32)
+    assert through_call == direct > output_only
