@@ -71,6 +71,14 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _compute(names: Sequence[str], *images: Any, crop_border: int = 0) -> dict[str, float]:
+    """``registry.compute`` for one group of metrics; an empty group (``-m`` named only metrics of
+    the other kind) computes nothing instead of being refused as "no metrics given"."""
+    from .registry import compute
+
+    return compute(names, *images, crop_border=crop_border) if names else {}
+
+
 def score_files(
     paths: Sequence[Path | str],
     *,
@@ -94,7 +102,7 @@ def score_files(
     from ..batch import discover
     from ..devices import resolve_device
     from ..io import read
-    from .registry import compute, get_metric, validate_metrics
+    from .registry import get_metric, validate_metrics
 
     names = validate_metrics(metrics if metrics is not None else default_score_metrics(reference is not None))
     full = [n for n in names if get_metric(n).kind == "full-reference"]
@@ -119,16 +127,16 @@ def score_files(
                 image = read(path, target)
                 record["size"]["input"] = list(image.size)
                 scores: dict[str, dict[str, float | None]] = {
-                    n: {"before": None, "after": _finite(v), "delta": None} for n, v in compute(plain, image).items()
+                    n: {"before": None, "after": _finite(v), "delta": None} for n, v in _compute(plain, image).items()
                 }
                 if ref_path is not None:
                     record["reference"] = str(ref_path.resolve())
                     ref = read(ref_path, target)
                     record["size"]["reference"] = list(ref.size)
-                    for n, v in compute(plain, ref).items():
+                    for n, v in _compute(plain, ref).items():
                         before, after = _finite(v), scores[n]["after"]
                         scores[n].update(before=before, delta=None if None in (before, after) else after - before)
-                    for n, v in compute(full, image, ref, crop_border=crop_border).items():
+                    for n, v in _compute(full, image, ref, crop_border=crop_border).items():
                         scores[n] = {"before": None, "after": _finite(v), "delta": None}
             record["results"]["scores"] = scores
         except (EnhanceError, ValueError) as exc:

@@ -124,3 +124,18 @@ def test_list() -> None:
 
 def noise() -> torch.Tensor:
     return torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("metric", ["psnr_y", "sharpness"])
+def test_reference_with_metrics_of_one_kind_only(tmp_path: Path, metric: str) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "ref").mkdir()
+    save_planes(noise(), tmp_path / "ref" / "a.png")
+    save_planes(gaussian_blur(noise(), 1.0), tmp_path / "in" / "a.png")
+    result = score(
+        str(tmp_path / "in"), "--reference", str(tmp_path / "ref"), "-m", metric, "-o", str(tmp_path / "rep")
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert data["files"][0]["status"] == "done"
+    assert data["files"][0]["scores"][metric]["after"] > 0
