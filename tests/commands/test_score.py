@@ -139,3 +139,37 @@ def test_reference_with_metrics_of_one_kind_only(tmp_path: Path, metric: str) ->
     data = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert data["files"][0]["status"] == "done"
     assert data["files"][0]["scores"][metric]["after"] > 0
+
+
+def test_one_metric_failing_keeps_the_others(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "ref").mkdir()
+    thin = torch.rand(3, 6, 40, generator=torch.Generator().manual_seed(1))  # too small for SSIM's 11x11
+    save_planes(thin, tmp_path / "ref" / "a.png")
+    save_planes((thin + 0.05).clamp(0, 1), tmp_path / "in" / "a.png")
+    result = score(
+        str(tmp_path / "in"), "--reference", str(tmp_path / "ref"), "-m", "psnr,ssim", "-o", str(tmp_path / "rep")
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "rep" / "report.json").read_text())["files"][0]
+    assert record["status"] == "done" and record["error"] is None
+    assert record["scores"]["psnr"]["after"] > 20 and record["scores"]["ssim"]["after"] is None
+    assert any("ssim" in w and "SSIM needs at least 11x11" in w for w in record["warnings"]), record["warnings"]
+    assert "warning: a.png: score: ssim" in result.stderr
+
+
+def test_file_fails_when_no_metric_or_a_size_mismatch(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "ref").mkdir()
+    thin = torch.rand(3, 6, 40, generator=torch.Generator().manual_seed(1))
+    save_planes(thin, tmp_path / "ref" / "a.png")
+    save_planes(thin, tmp_path / "in" / "a.png")
+    save_planes(noise(), tmp_path / "ref" / "b.png")
+    save_planes(noise()[:, :16], tmp_path / "in" / "b.png")
+    result = score(
+        str(tmp_path / "in"), "--reference", str(tmp_path / "ref"), "-m", "ssim", "-o", str(tmp_path / "rep")
+    )
+    assert result.exit_code == 1
+    records = {r["relative"]: r for r in json.loads((tmp_path / "rep" / "report.json").read_text())["files"]}
+    assert records["a.png"]["status"] == "failed" and "no metric could be computed" in records["a.png"]["error"]
+    assert records["b.png"]["status"] == "failed" and "32x16 but its reference" in records["b.png"]["error"]
