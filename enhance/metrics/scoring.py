@@ -1,9 +1,10 @@
 """Score image files on their own (``enhance score``), optionally against references.
 
 Each file is scored with no-reference metrics; with a reference folder, its reference is found by
-relative path (``a/b.png`` ↔ ``REF/a/b.png``, any image suffix), then by a unique file stem
-anywhere under the folder, and full-reference metrics compare the two. The result has the shape
-of the batch runner's manifest (``kind: "score"``) so the same reports render it: for a
+exact relative path (``a/b.png`` ↔ ``REF/a/b.png``), else the same path with another image suffix,
+else its file stem anywhere under the folder; a looser match is used only when it is the only
+candidate (several fail the file, naming them). Full-reference metrics compare the two. The
+result has the shape of the batch runner's manifest (``kind: "score"``) so the same reports render it: for a
 no-reference metric, ``before`` is the reference's value (when there is one) and ``after`` the
 file's; for a full-reference metric ``after`` holds the value.
 
@@ -30,7 +31,8 @@ FULL_REFERENCE_DEFAULTS = ("psnr", "psnr_y", "ssim", "ssim_y")
 
 
 class ReferenceIndex:
-    """The image files under a reference folder, looked up by relative path, then by stem."""
+    """The image files under a reference folder, looked up by exact relative path, then by
+    relative path with another image suffix, then by file stem anywhere under the folder."""
 
     def __init__(self, folder: Path) -> None:
         from ..batch import discover
@@ -38,27 +40,35 @@ class ReferenceIndex:
         if not folder.is_dir():
             raise ConfigError(f"{folder}: reference folder not found; give a folder with --reference")
         self.folder = folder
-        self._by_path: dict[str, Path] = {}
+        self._exact: dict[str, Path] = {}
+        self._by_path: dict[str, list[Path]] = {}
         self._by_stem: dict[str, list[Path]] = {}
         for path, relative in discover([folder], recursive=True):
-            self._by_path[relative.with_suffix("").as_posix()] = path
+            self._exact[relative.as_posix()] = path
+            self._by_path.setdefault(relative.with_suffix("").as_posix(), []).append(path)
             self._by_stem.setdefault(relative.stem, []).append(path)
 
     def find(self, relative: Path) -> Path:
         """The reference of a file at ``relative`` (its path under the scored folder).
 
+        An exact match wins; a looser match is used only when it is the only candidate, so a
+        reference is never picked silently among several.
+
         Raises:
-            InputError: none, or several with the same stem.
+            InputError: none, or several candidates at the first level that has any.
         """
-        found = self._by_path.get(relative.with_suffix("").as_posix())
-        if found is not None:
-            return found
-        candidates = self._by_stem.get(relative.stem, [])
-        if len(candidates) == 1:
-            return candidates[0]
-        if candidates:
-            names = ", ".join(str(c.relative_to(self.folder)) for c in candidates[:4])
-            raise InputError(f"{relative}: several references share its name in {self.folder} ({names}); rename one")
+        exact = self._exact.get(relative.as_posix())
+        if exact is not None:
+            return exact
+        for candidates in (
+            self._by_path.get(relative.with_suffix("").as_posix(), []),
+            self._by_stem.get(relative.stem, []),
+        ):
+            if len(candidates) == 1:
+                return candidates[0]
+            if candidates:
+                names = ", ".join(c.relative_to(self.folder).as_posix() for c in sorted(candidates))
+                raise InputError(f"{relative}: several references match in {self.folder}: {names}; keep one")
         raise InputError(
             f"{relative}: no reference found in {self.folder} (looked for {relative} and '{relative.stem}.*')"
         )

@@ -173,3 +173,27 @@ def test_file_fails_when_no_metric_or_a_size_mismatch(tmp_path: Path) -> None:
     records = {r["relative"]: r for r in json.loads((tmp_path / "rep" / "report.json").read_text())["files"]}
     assert records["a.png"]["status"] == "failed" and "no metric could be computed" in records["a.png"]["error"]
     assert records["b.png"]["status"] == "failed" and "32x16 but its reference" in records["b.png"]["error"]
+
+
+def test_reference_exact_path_wins_and_ambiguity_fails(tmp_path: Path) -> None:
+    from PIL import Image as PILImage
+
+    for name in ("in", "ref"):
+        (tmp_path / name).mkdir()
+    save_planes(noise(), tmp_path / "in" / "x.png")
+    save_planes(noise(), tmp_path / "ref" / "x.png")  # identical: infinite PSNR
+    save_planes(1 - noise(), tmp_path / "ref" / "x.webp")
+    save_planes(noise(), tmp_path / "in" / "y.png")
+    for suffix in (".webp", ".tif"):  # neither is exact: ambiguous
+        PILImage.open(tmp_path / "ref" / "x.png").save(tmp_path / "ref" / f"y{suffix}")
+    result = score(
+        str(tmp_path / "in"), "--reference", str(tmp_path / "ref"), "-m", "psnr", "-o", str(tmp_path / "rep")
+    )
+    assert result.exit_code == 1
+    records = {r["relative"]: r for r in json.loads((tmp_path / "rep" / "report.json").read_text())["files"]}
+    assert records["x.png"]["status"] == "done" and records["x.png"]["reference"].endswith("ref/x.png")
+    assert records["y.png"]["status"] == "failed"
+    assert (
+        "several references match" in records["y.png"]["error"]
+        and "y.tif, y.webp; keep one" in records["y.png"]["error"]
+    )
