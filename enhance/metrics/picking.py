@@ -10,7 +10,9 @@ are copied (atomically) or symbolically linked into the output folder, under the
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import shutil
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -166,17 +168,37 @@ def _unique(destination: Path, taken: set[Path]) -> Path:
     return candidate
 
 
+def _destination(root: Path, folder: str, source: Path, placed: set[Path]) -> Path:
+    """Where a picked ``source`` goes: ``root/folder/name``, with the folders resolved but not a
+    final symlink, which an earlier ``--link`` pick left there and is replaced, not followed.
+
+    Raises:
+        ConfigError: the place would be outside ``root`` or the source itself.
+    """
+    parent = (root / folder).resolve()
+    destination = _unique(parent / source.name, placed)
+    if not destination.is_relative_to(root) or destination in (source.resolve(), source.absolute()):
+        raise ConfigError(f"{source}: picking it would write {destination}; choose another -o folder")
+    return destination
+
+
 def _place(source: Path, destination: Path, link: bool) -> None:
-    from ..io import atomic_output
+    """Copy or symlink ``source`` to ``destination`` atomically: a file or link an earlier pick
+    left there is swapped for the new one in one rename (never written through)."""
+    from ..io import TEMP_MARKER, atomic_output
 
     destination.parent.mkdir(parents=True, exist_ok=True)
-    if link:
-        if destination.is_symlink() or destination.exists():
-            destination.unlink()
-        destination.symlink_to(source.resolve())
+    if not link:
+        with atomic_output(destination) as temporary:  # os.replace swaps a link, not its target
+            shutil.copyfile(source, temporary)
         return
-    with atomic_output(destination) as temporary:
-        shutil.copyfile(source, temporary)
+    temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}{TEMP_MARKER}")
+    temporary.symlink_to(source.resolve())
+    try:
+        os.replace(temporary, destination)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def pick_best(
@@ -248,10 +270,8 @@ def pick_best(
             pick: dict[str, Any] = {"group": group, "rank": rank, "score": scores[index], "picked": rank <= top}
             if rank <= top:
                 path = members[index][0]
-                destination = _unique((root / folder / path.name).resolve(), placed)
+                destination = _destination(root, folder, path, placed)
                 placed.add(destination)
-                if not destination.is_relative_to(root) or destination == path.resolve():
-                    raise ConfigError(f"{path}: picking it would write {destination}; choose another -o folder")
                 _place(path, destination, link)
                 pick["copied_to"] = str(destination)
             record["results"]["pick"] = pick
