@@ -4,7 +4,8 @@ Candidates are grouped by folder (one folder per prompt) or by a regular express
 name (its first capture group, or the whole match, is the group). Each group is ranked by one
 metric in its own direction, or by a weighted sum of several metrics: each metric is first
 standardised within the group (z-score), so weights compare like with like whatever the metric's
-scale; a negative weight rewards lower values (``sharpness=1,banding=-1``). The top K of each group
+scale; a negative weight rewards lower values (``sharpness=1,banding=-1``). A metric whose spread
+within a group is below its registry ``resolution`` (numeric noise) counts 0 for that group. The top K of each group
 are copied (atomically) or symbolically linked into the output folder, under the group's name.
 """
 
@@ -133,14 +134,24 @@ def group_candidates(
     return groups, unmatched
 
 
-def _rank_scores(values: list[dict[str, float | None]], ranking: Ranking) -> list[float | None]:
-    """One score per candidate (higher is better); None when a metric is missing."""
+def _group_stats(values: list[dict[str, float | None]], ranking: Ranking) -> dict[str, tuple[float, float]]:
+    """Each metric's mean and spread within the group; the spread is 0 when it is below the
+    metric's ``resolution`` (numeric noise such as banding 0 vs 1e-4), so that metric does not
+    count for this group instead of turning noise into a full z-score."""
+    from .registry import get_metric
+
     stats = {}
     for name in ranking.metrics:
         column = [v[name] for v in values if v.get(name) is not None]
         mean = statistics.fmean(column) if column else 0.0
         spread = statistics.pstdev(column) if len(column) > 1 else 0.0
-        stats[name] = (mean, spread)
+        stats[name] = (mean, spread if spread >= get_metric(name).resolution else 0.0)
+    return stats
+
+
+def _rank_scores(values: list[dict[str, float | None]], ranking: Ranking) -> list[float | None]:
+    """One score per candidate (higher is better); None when a metric is missing."""
+    stats = _group_stats(values, ranking)
     scores: list[float | None] = []
     for v in values:
         if any(v.get(n) is None for n in ranking.metrics):
