@@ -227,8 +227,8 @@ _builtin(
     "no-reference",
     True,
     "gradient:sharpness",
-    "RMS luma gradient per picture short side (resolution-normalised: a plain resize scores about the same)",
-    scale_invariant=True,
+    "RMS luma gradient per picture short side (a plain resize scores about the same; "
+    "sharp detail drawn at a higher resolution scores higher)",
     resolution=0.01,
 )
 _builtin(
