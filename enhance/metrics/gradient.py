@@ -1,10 +1,15 @@
-"""Resolution-normalised sharpness: RMS luma gradient per picture short side.
+"""Sharpness: RMS luma gradient per picture short side.
 
 Why not the usual variance of the Laplacian? It is measured per *pixel*, so the same scene at 4K
 scores 16× lower than at 2K and a plain bicubic upscale looks like a loss of sharpness. Here the
-gradient is expressed per picture (multiplied by the short side in pixels), so a 2K and a 4K
-render of the same detail score alike, a plain resampled copy scores the same as its source (a
-little lower: resamplers blur), and only detail that is really there raises the score.
+gradient is expressed per picture (multiplied by the short side in pixels), so a plain resampled
+copy scores about the same as its source (a little lower: resamplers blur) and only detail that is
+really there raises the score.
+
+The normalisation cancels exactly only for band-limited content. Sharp edges drawn at twice the
+resolution are sharper per picture, not the same detail: a scene of anti-aliased discs rendered at
+3840x2160 reads 1.42x its 1920x1080 render. So values at different sizes are not comparable (the
+registry does not mark it ``scale_invariant``); compare at one size (the score stage's default).
 
 That only holds if the derivative itself is accurate at every frequency: a 3-tap difference
 under-reads fine detail (at 0.25 cycles/px it reads 10% low, at 0.4 cycles/px 40%), which would

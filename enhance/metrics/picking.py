@@ -4,13 +4,16 @@ Candidates are grouped by folder (one folder per prompt) or by a regular express
 name (its first capture group, or the whole match, is the group). Each group is ranked by one
 metric in its own direction, or by a weighted sum of several metrics: each metric is first
 standardised within the group (z-score), so weights compare like with like whatever the metric's
-scale; a negative weight rewards lower values (``sharpness=1,banding=-1``). The top K of each group
+scale; a negative weight rewards lower values (``sharpness=1,banding=-1``). A metric whose spread
+within a group is below its registry ``resolution`` (numeric noise) counts 0 for that group. The top K of each group
 are copied (atomically) or symbolically linked into the output folder, under the group's name.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import shutil
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -131,14 +134,24 @@ def group_candidates(
     return groups, unmatched
 
 
-def _rank_scores(values: list[dict[str, float | None]], ranking: Ranking) -> list[float | None]:
-    """One score per candidate (higher is better); None when a metric is missing."""
+def _group_stats(values: list[dict[str, float | None]], ranking: Ranking) -> dict[str, tuple[float, float]]:
+    """Each metric's mean and spread within the group; the spread is 0 when it is below the
+    metric's ``resolution`` (numeric noise such as banding 0 vs 1e-4), so that metric does not
+    count for this group instead of turning noise into a full z-score."""
+    from .registry import get_metric
+
     stats = {}
     for name in ranking.metrics:
         column = [v[name] for v in values if v.get(name) is not None]
         mean = statistics.fmean(column) if column else 0.0
         spread = statistics.pstdev(column) if len(column) > 1 else 0.0
-        stats[name] = (mean, spread)
+        stats[name] = (mean, spread if spread >= get_metric(name).resolution else 0.0)
+    return stats
+
+
+def _rank_scores(values: list[dict[str, float | None]], ranking: Ranking) -> list[float | None]:
+    """One score per candidate (higher is better); None when a metric is missing."""
+    stats = _group_stats(values, ranking)
     scores: list[float | None] = []
     for v in values:
         if any(v.get(n) is None for n in ranking.metrics):
@@ -166,17 +179,37 @@ def _unique(destination: Path, taken: set[Path]) -> Path:
     return candidate
 
 
+def _destination(root: Path, folder: str, source: Path, placed: set[Path]) -> Path:
+    """Where a picked ``source`` goes: ``root/folder/name``, with the folders resolved but not a
+    final symlink, which an earlier ``--link`` pick left there and is replaced, not followed.
+
+    Raises:
+        ConfigError: the place would be outside ``root`` or the source itself.
+    """
+    parent = (root / folder).resolve()
+    destination = _unique(parent / source.name, placed)
+    if not destination.is_relative_to(root) or destination in (source.resolve(), source.absolute()):
+        raise ConfigError(f"{source}: picking it would write {destination}; choose another -o folder")
+    return destination
+
+
 def _place(source: Path, destination: Path, link: bool) -> None:
-    from ..io import atomic_output
+    """Copy or symlink ``source`` to ``destination`` atomically: a file or link an earlier pick
+    left there is swapped for the new one in one rename (never written through)."""
+    from ..io import TEMP_MARKER, atomic_output
 
     destination.parent.mkdir(parents=True, exist_ok=True)
-    if link:
-        if destination.is_symlink() or destination.exists():
-            destination.unlink()
-        destination.symlink_to(source.resolve())
+    if not link:
+        with atomic_output(destination) as temporary:  # os.replace swaps a link, not its target
+            shutil.copyfile(source, temporary)
         return
-    with atomic_output(destination) as temporary:
-        shutil.copyfile(source, temporary)
+    temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}{TEMP_MARKER}")
+    temporary.symlink_to(source.resolve())
+    try:
+        os.replace(temporary, destination)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def pick_best(
@@ -248,10 +281,8 @@ def pick_best(
             pick: dict[str, Any] = {"group": group, "rank": rank, "score": scores[index], "picked": rank <= top}
             if rank <= top:
                 path = members[index][0]
-                destination = _unique((root / folder / path.name).resolve(), placed)
+                destination = _destination(root, folder, path, placed)
                 placed.add(destination)
-                if not destination.is_relative_to(root) or destination == path.resolve():
-                    raise ConfigError(f"{path}: picking it would write {destination}; choose another -o folder")
                 _place(path, destination, link)
                 pick["copied_to"] = str(destination)
             record["results"]["pick"] = pick

@@ -58,6 +58,9 @@ class Metric:
             (resolution-normalised); size-dependent metrics are compared at a common size.
         requires: the module that must be importable besides enhance (e.g. ``basicsr``), if any.
         unit: for labels (``dB``, ``bits``...); empty when unitless.
+        resolution: the smallest difference that means something (numeric noise below it), in
+            the metric's unit. ``enhance pick --weights`` ignores a metric whose spread within a
+            group is below it, instead of blowing noise up to a full z-score; 0 = no floor.
     """
 
     name: str
@@ -69,6 +72,7 @@ class Metric:
     scale_invariant: bool = False
     requires: str | None = None
     unit: str = ""
+    resolution: float = 0.0
 
     @property
     def module(self) -> str:
@@ -223,8 +227,9 @@ _builtin(
     "no-reference",
     True,
     "gradient:sharpness",
-    "RMS luma gradient per picture short side (resolution-normalised: a plain resize scores about the same)",
-    scale_invariant=True,
+    "RMS luma gradient per picture short side (a plain resize scores about the same; "
+    "sharp detail drawn at a higher resolution scores higher)",
+    resolution=0.01,
 )
 _builtin(
     "banding",
@@ -232,6 +237,7 @@ _builtin(
     False,
     "banding:banding_index",
     "visible banding in smooth gradients (0 = none; higher is worse)",
+    resolution=0.01,
 )
 _builtin(
     "entropy",
@@ -241,6 +247,7 @@ _builtin(
     "Shannon entropy of the 8-bit luma histogram",
     scale_invariant=True,
     unit="bits",
+    resolution=1e-3,
 )
 _builtin(
     "png_bpp",
@@ -249,6 +256,7 @@ _builtin(
     "information:png_bpp",
     "bits per pixel of a lossless 8-bit PNG as enhance writes it (Pillow, on CPU cores): file size tracks detail",
     unit="bits/px",
+    resolution=1e-3,
 )
 _builtin(
     "niqe",
@@ -257,8 +265,21 @@ _builtin(
     "naturalness:niqe",
     "NIQE naturalness (MATLAB/basicsr convention, basicsr's pristine model; lower is better)",
     requires="basicsr",
+    resolution=1e-3,
 )
-_builtin("psnr", "full-reference", True, "fidelity:psnr", "PSNR over RGB, 8-bit levels", unit="dB")
-_builtin("psnr_y", "full-reference", True, "fidelity:psnr_y", "PSNR of BT.601 Y (SR-benchmark convention)", unit="dB")
-_builtin("ssim", "full-reference", True, "fidelity:ssim", "SSIM (11x11 Gaussian, σ=1.5) averaged over RGB")
-_builtin("ssim_y", "full-reference", True, "fidelity:ssim_y", "SSIM of BT.601 Y (SR-benchmark convention)")
+_builtin("psnr", "full-reference", True, "fidelity:psnr", "PSNR over RGB, 8-bit levels", unit="dB", resolution=1e-3)
+_builtin(
+    "psnr_y",
+    "full-reference",
+    True,
+    "fidelity:psnr_y",
+    "PSNR of BT.601 Y (SR-benchmark convention)",
+    unit="dB",
+    resolution=1e-3,
+)
+_builtin(
+    "ssim", "full-reference", True, "fidelity:ssim", "SSIM (11x11 Gaussian, σ=1.5) averaged over RGB", resolution=1e-4
+)
+_builtin(
+    "ssim_y", "full-reference", True, "fidelity:ssim_y", "SSIM of BT.601 Y (SR-benchmark convention)", resolution=1e-4
+)

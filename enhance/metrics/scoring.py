@@ -1,11 +1,18 @@
 """Score image files on their own (``enhance score``), optionally against references.
 
 Each file is scored with no-reference metrics; with a reference folder, its reference is found by
-relative path (``a/b.png`` ↔ ``REF/a/b.png``, any image suffix), then by a unique file stem
-anywhere under the folder, and full-reference metrics compare the two. The result has the shape
-of the batch runner's manifest (``kind: "score"``) so the same reports render it: for a
+exact relative path (``a/b.png`` ↔ ``REF/a/b.png``), else the same path with another image suffix,
+else its file stem anywhere under the folder; a looser match is used only when it is the only
+candidate (several fail the file, naming them). Full-reference metrics compare the two. The
+result has the shape of the batch runner's manifest (``kind: "score"``) so the same reports render it: for a
 no-reference metric, ``before`` is the reference's value (when there is one) and ``after`` the
 file's; for a full-reference metric ``after`` holds the value.
+
+As in the ``score`` stage, a metric that cannot be computed on an image (SSIM on a 40x1 image,
+NIQE on a tiny one) is None with a warning in the record naming the metric and why; the file stays
+``done`` when at least one metric was computed. A file fails when it (or its reference) cannot be
+read, its reference is missing or ambiguous, the reference differs in size while full-reference
+metrics were asked for, or no metric at all could be computed.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ FULL_REFERENCE_DEFAULTS = ("psnr", "psnr_y", "ssim", "ssim_y")
 
 
 class ReferenceIndex:
-    """The image files under a reference folder, looked up by relative path, then by stem."""
+    """The image files under a reference folder, looked up by exact relative path, then by
+    relative path with another image suffix, then by file stem anywhere under the folder."""
 
     def __init__(self, folder: Path) -> None:
         from ..batch import discover
@@ -32,27 +40,35 @@ class ReferenceIndex:
         if not folder.is_dir():
             raise ConfigError(f"{folder}: reference folder not found; give a folder with --reference")
         self.folder = folder
-        self._by_path: dict[str, Path] = {}
+        self._exact: dict[str, Path] = {}
+        self._by_path: dict[str, list[Path]] = {}
         self._by_stem: dict[str, list[Path]] = {}
         for path, relative in discover([folder], recursive=True):
-            self._by_path[relative.with_suffix("").as_posix()] = path
+            self._exact[relative.as_posix()] = path
+            self._by_path.setdefault(relative.with_suffix("").as_posix(), []).append(path)
             self._by_stem.setdefault(relative.stem, []).append(path)
 
     def find(self, relative: Path) -> Path:
         """The reference of a file at ``relative`` (its path under the scored folder).
 
+        An exact match wins; a looser match is used only when it is the only candidate, so a
+        reference is never picked silently among several.
+
         Raises:
-            InputError: none, or several with the same stem.
+            InputError: none, or several candidates at the first level that has any.
         """
-        found = self._by_path.get(relative.with_suffix("").as_posix())
-        if found is not None:
-            return found
-        candidates = self._by_stem.get(relative.stem, [])
-        if len(candidates) == 1:
-            return candidates[0]
-        if candidates:
-            names = ", ".join(str(c.relative_to(self.folder)) for c in candidates[:4])
-            raise InputError(f"{relative}: several references share its name in {self.folder} ({names}); rename one")
+        exact = self._exact.get(relative.as_posix())
+        if exact is not None:
+            return exact
+        for candidates in (
+            self._by_path.get(relative.with_suffix("").as_posix(), []),
+            self._by_stem.get(relative.stem, []),
+        ):
+            if len(candidates) == 1:
+                return candidates[0]
+            if candidates:
+                names = ", ".join(c.relative_to(self.folder).as_posix() for c in sorted(candidates))
+                raise InputError(f"{relative}: several references match in {self.folder}: {names}; keep one")
         raise InputError(
             f"{relative}: no reference found in {self.folder} (looked for {relative} and '{relative.stem}.*')"
         )
@@ -69,6 +85,78 @@ def _finite(value: float) -> float | None:
     import math
 
     return value if math.isfinite(value) else None
+
+
+def _compute_each(
+    names: Sequence[str], images: Sequence[Any], warnings: list[str], label: str, crop_border: int = 0
+) -> dict[str, float | None]:
+    """Each metric on its own: one that cannot be computed on these images (SSIM on a 40x1 image,
+    NIQE on a tiny one) is None with a warning naming it and why, instead of failing the file."""
+    from .registry import compute
+
+    values: dict[str, float | None] = {}
+    for name in names:
+        try:
+            values[name] = _finite(compute([name], *images, crop_border=crop_border)[name])
+        except Exception as exc:  # like the score stage: one metric failing must not fail the file
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            warnings.append(f"score: {name} ({label}) could not be computed: {reason}")
+            values[name] = None
+    return values
+
+
+def _same_size(image: Any, ref: Any, ref_path: Path) -> None:
+    """Full-reference metrics compare pixel by pixel, so a reference of another size fails the file.
+
+    Raises:
+        InputError: the sizes differ.
+    """
+    if tuple(image.size) != tuple(ref.size):
+        (w, h), (rw, rh) = image.size, ref.size
+        raise InputError(
+            f"the image is {w}x{h} but its reference {ref_path} is {rw}x{rh}: "
+            "full-reference metrics compare images of the same size"
+        )
+
+
+def _score_one(
+    path: Path,
+    ref_path: Path | None,
+    plain: Sequence[str],
+    full: Sequence[str],
+    record: dict[str, Any],
+    target: Any,
+    crop_border: int,
+) -> dict[str, dict[str, float | None]]:
+    """The scores of one file (and its reference); metric failures become warnings in ``record``.
+
+    Raises:
+        InputError: the file or its reference cannot be read, or they differ in size while
+            full-reference metrics were asked for.
+    """
+    import torch
+
+    from ..io import read
+
+    warnings: list[str] = record["warnings"]
+    with torch.no_grad():
+        image = read(path, target)
+        record["size"]["input"] = list(image.size)
+        after = _compute_each(plain, [image], warnings, "after")
+        scores = {n: {"before": None, "after": v, "delta": None} for n, v in after.items()}
+        if ref_path is None:
+            return scores
+        record["reference"] = str(ref_path.resolve())
+        ref = read(ref_path, target)
+        record["size"]["reference"] = list(ref.size)
+        if full:
+            _same_size(image, ref, ref_path)
+        for n, before in _compute_each(plain, [ref], warnings, "before").items():
+            a = scores[n]["after"]
+            scores[n].update(before=before, delta=None if before is None or a is None else a - before)
+        for n, v in _compute_each(full, [image, ref], warnings, "against the reference", crop_border).items():
+            scores[n] = {"before": None, "after": v, "delta": None}
+    return scores
 
 
 def score_files(
@@ -89,12 +177,9 @@ def score_files(
         ConfigError: unknown metrics, a full-reference metric without ``reference``, a missing
             input or reference folder, or a bad device (before any image is read).
     """
-    import torch
-
     from ..batch import discover
     from ..devices import resolve_device
-    from ..io import read
-    from .registry import compute, get_metric, validate_metrics
+    from .registry import get_metric, validate_metrics
 
     names = validate_metrics(metrics if metrics is not None else default_score_metrics(reference is not None))
     full = [n for n in names if get_metric(n).kind == "full-reference"]
@@ -115,26 +200,16 @@ def score_files(
         t0 = time.perf_counter()
         try:
             ref_path = references.find(relative) if references is not None else None
-            with torch.no_grad():
-                image = read(path, target)
-                record["size"]["input"] = list(image.size)
-                scores: dict[str, dict[str, float | None]] = {
-                    n: {"before": None, "after": _finite(v), "delta": None} for n, v in compute(plain, image).items()
-                }
-                if ref_path is not None:
-                    record["reference"] = str(ref_path.resolve())
-                    ref = read(ref_path, target)
-                    record["size"]["reference"] = list(ref.size)
-                    for n, v in compute(plain, ref).items():
-                        before, after = _finite(v), scores[n]["after"]
-                        scores[n].update(before=before, delta=None if None in (before, after) else after - before)
-                    for n, v in compute(full, image, ref, crop_border=crop_border).items():
-                        scores[n] = {"before": None, "after": _finite(v), "delta": None}
-            record["results"]["scores"] = scores
+            record["results"]["scores"] = _score_one(path, ref_path, plain, full, record, target, crop_border)
+            attempts = len(plain) * (1 if ref_path is None else 2) + (len(full) if ref_path is not None else 0)
+            if attempts and len(record["warnings"]) >= attempts:
+                raise InputError(f"no metric could be computed ({'; '.join(record['warnings'])})")
         except (EnhanceError, ValueError) as exc:
             message = failure_message(exc, path, relative)
             record.update(status="failed", error=message)
             echo(f"failed: {message}")
+        for warning in record["warnings"] if record["status"] == "done" else ():
+            echo(f"warning: {relative.as_posix()}: {warning}")
         record["timings"]["compute"] = round(time.perf_counter() - t0, 4)
         records.append(record)
     return build_manifest(

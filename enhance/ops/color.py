@@ -45,8 +45,12 @@ def ycbcr_to_rgb(x: torch.Tensor) -> torch.Tensor:
 
 def rgb_to_y_bt601(x: torch.Tensor) -> torch.Tensor:
     """Studio-range BT.601 luma in [16/255, 235/255], as MATLAB's ``rgb2ycbcr`` and the
-    super-resolution benchmarks (basicsr ``test_y_channel``) compute it. Returns ``[..., 1, H, W]``."""
-    if x.shape[-3] == 1:
-        return x
+    super-resolution benchmarks (basicsr ``test_y_channel``) compute it. Returns ``[..., 1, H, W]``.
+
+    A one-channel (gray) ``x`` gets the luma of the neutral pixel (v, v, v), 16/255 + 219/255 · v:
+    basicsr reads a gray file as three equal channels, so gray and RGB copies of an image must
+    score alike (Set14's img_003 is gray)."""
     w = torch.tensor((65.481, 128.553, 24.966), dtype=x.dtype, device=x.device).view(3, 1, 1) / 255.0
+    if x.shape[-3] == 1:
+        return x * w.sum(dim=0) + 16.0 / 255.0
     return (x * w).sum(dim=-3, keepdim=True) + 16.0 / 255.0

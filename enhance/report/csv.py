@@ -20,21 +20,33 @@ def csv_columns(report: dict[str, Any]) -> list[str]:
     return columns
 
 
+#: first characters that make a spreadsheet read a text cell as a formula (OWASP "CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
+    """A value as written: numbers as numbers (negative deltas included), None empty, and text
+    that a spreadsheet would run as a formula (a file named ``=HYPERLINK(...).png``) prefixed with
+    ``'`` so it stays text."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
 
 
 def write_csv(report: dict[str, Any], path: Path) -> Path:
-    """Write the per-image table to ``path`` atomically (UTF-8, comma-separated, header first)."""
+    """Write the per-image table to ``path`` atomically (UTF-8, comma-separated, header first).
+
+    Rows end in CRLF (RFC 4180): with that terminator Python's csv quotes a field holding a lone
+    CR, so a file name with one cannot break its row and start a forged one."""
     from ..io import atomic_output
 
     columns = csv_columns(report)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
     for row in report["files"]:
         size_in = row["size"].get("input") or [None, None]

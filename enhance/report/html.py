@@ -340,7 +340,7 @@ def render_html(report: dict[str, Any], *, max_crops: int = MAX_CROP_IMAGES) -> 
         explained = {
             "output": "before resampled to the output size",
             "input": "after resampled to the input size",
-            "native": "each at its own size (resolution-normalised metrics only)",
+            "native": "each at its own size (size-independent metrics only)",
         }
         tally += "<br>Compared " + "; ".join(_e(explained.get(m, m)) for m in modes) + "."
     crops, shown = _crops_section(report, max_crops)

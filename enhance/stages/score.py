@@ -8,8 +8,9 @@ pixel, NIQE, banding visibility), so ``at`` says where the two are compared:
   delta is what the pipeline gives over a plain resize of the input — the question users ask.
 * ``input``: "after" is resampled (area down, bicubic up) to the input size: detail at the
   source's own scale.
-* ``native``: each at its own size. Only resolution-normalised metrics (``sharpness``,
-  ``entropy``) are comparable this way; asking for another is a configuration error.
+* ``native``: each at its own size. Only metrics whose values do not depend on size
+  (``entropy``) are comparable this way; asking for another is a configuration error. Not
+  ``sharpness``: a plain resize keeps it, but sharp detail drawn at 2x the size reads ~1.4x.
 
 The stage never changes the image. It writes ``results["scores"] = {metric: {"before", "after",
 "delta"}}`` (delta = after - before; a metric that cannot be computed on an image is None with a

@@ -112,3 +112,34 @@ def test_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="'sharpness' is not NAME=NUMBER"):
         parse_weights("sharpness")
     assert parse_weights("sharpness=1, banding=-2") == {"sharpness": 1.0, "banding": -2.0}
+
+
+def test_rerun_into_the_same_folder_replaces_earlier_picks(tmp_path: Path) -> None:
+    import torch
+
+    (tmp_path / "in" / "prompt").mkdir(parents=True)
+    for seed in range(3):  # the sharpest (least blurred) is seed0
+        x = torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(7))
+        save_planes(gaussian_blur(x, seed) if seed else x, tmp_path / "in" / "prompt" / f"seed{seed}.png")
+    source = tmp_path / "in" / "prompt" / "seed0.png"
+    original = source.read_bytes()
+    picked = tmp_path / "best" / "prompt" / "seed0.png"
+    for mode in ("--link", "--link", "--copy"):
+        result = pick(str(tmp_path / "in"), "-o", str(tmp_path / "best"), *([mode] if mode == "--link" else []))
+        assert result.exit_code == 0, (mode, result.output)
+        assert picked.is_symlink() == (mode == "--link") and picked.read_bytes() == original
+    assert source.read_bytes() == original and not source.is_symlink()
+    assert sorted(p.name for p in picked.parent.iterdir()) == ["seed0.png"]  # no temporary left
+
+
+def test_group_folder_linked_to_the_sources_is_refused(tmp_path: Path) -> None:
+    import torch
+
+    (tmp_path / "in" / "prompt").mkdir(parents=True)
+    save_planes(torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0)), tmp_path / "in" / "prompt" / "a.png")
+    original = (tmp_path / "in" / "prompt" / "a.png").read_bytes()
+    (tmp_path / "best").mkdir()
+    (tmp_path / "best" / "prompt").symlink_to(tmp_path / "in" / "prompt", target_is_directory=True)
+    result = pick(str(tmp_path / "in"), "-o", str(tmp_path / "best"), "--link")
+    assert result.exit_code == 2 and "picking it would write" in result.stderr
+    assert (tmp_path / "in" / "prompt" / "a.png").read_bytes() == original

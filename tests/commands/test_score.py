@@ -124,3 +124,76 @@ def test_list() -> None:
 
 def noise() -> torch.Tensor:
     return torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("metric", ["psnr_y", "sharpness"])
+def test_reference_with_metrics_of_one_kind_only(tmp_path: Path, metric: str) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "ref").mkdir()
+    save_planes(noise(), tmp_path / "ref" / "a.png")
+    save_planes(gaussian_blur(noise(), 1.0), tmp_path / "in" / "a.png")
+    result = score(
+        str(tmp_path / "in"), "--reference", str(tmp_path / "ref"), "-m", metric, "-o", str(tmp_path / "rep")
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert data["files"][0]["status"] == "done"
+    assert data["files"][0]["scores"][metric]["after"] > 0
+
+
+def test_one_metric_failing_keeps_the_others(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "ref").mkdir()
+    thin = torch.rand(3, 6, 40, generator=torch.Generator().manual_seed(1))  # too small for SSIM's 11x11
+    save_planes(thin, tmp_path / "ref" / "a.png")
+    save_planes((thin + 0.05).clamp(0, 1), tmp_path / "in" / "a.png")
+    result = score(
+        str(tmp_path / "in"), "--reference", str(tmp_path / "ref"), "-m", "psnr,ssim", "-o", str(tmp_path / "rep")
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "rep" / "report.json").read_text())["files"][0]
+    assert record["status"] == "done" and record["error"] is None
+    assert record["scores"]["psnr"]["after"] > 20 and record["scores"]["ssim"]["after"] is None
+    assert any("ssim" in w and "SSIM needs at least 11x11" in w for w in record["warnings"]), record["warnings"]
+    assert "warning: a.png: score: ssim" in result.stderr
+
+
+def test_file_fails_when_no_metric_or_a_size_mismatch(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "ref").mkdir()
+    thin = torch.rand(3, 6, 40, generator=torch.Generator().manual_seed(1))
+    save_planes(thin, tmp_path / "ref" / "a.png")
+    save_planes(thin, tmp_path / "in" / "a.png")
+    save_planes(noise(), tmp_path / "ref" / "b.png")
+    save_planes(noise()[:, :16], tmp_path / "in" / "b.png")
+    result = score(
+        str(tmp_path / "in"), "--reference", str(tmp_path / "ref"), "-m", "ssim", "-o", str(tmp_path / "rep")
+    )
+    assert result.exit_code == 1
+    records = {r["relative"]: r for r in json.loads((tmp_path / "rep" / "report.json").read_text())["files"]}
+    assert records["a.png"]["status"] == "failed" and "no metric could be computed" in records["a.png"]["error"]
+    assert records["b.png"]["status"] == "failed" and "32x16 but its reference" in records["b.png"]["error"]
+
+
+def test_reference_exact_path_wins_and_ambiguity_fails(tmp_path: Path) -> None:
+    from PIL import Image as PILImage
+
+    for name in ("in", "ref"):
+        (tmp_path / name).mkdir()
+    save_planes(noise(), tmp_path / "in" / "x.png")
+    save_planes(noise(), tmp_path / "ref" / "x.png")  # identical: infinite PSNR
+    save_planes(1 - noise(), tmp_path / "ref" / "x.webp")
+    save_planes(noise(), tmp_path / "in" / "y.png")
+    for suffix in (".webp", ".tif"):  # neither is exact: ambiguous
+        PILImage.open(tmp_path / "ref" / "x.png").save(tmp_path / "ref" / f"y{suffix}")
+    result = score(
+        str(tmp_path / "in"), "--reference", str(tmp_path / "ref"), "-m", "psnr", "-o", str(tmp_path / "rep")
+    )
+    assert result.exit_code == 1
+    records = {r["relative"]: r for r in json.loads((tmp_path / "rep" / "report.json").read_text())["files"]}
+    assert records["x.png"]["status"] == "done" and records["x.png"]["reference"].endswith("ref/x.png")
+    assert records["y.png"]["status"] == "failed"
+    assert (
+        "several references match" in records["y.png"]["error"]
+        and "y.tif, y.webp; keep one" in records["y.png"]["error"]
+    )

@@ -3,6 +3,8 @@ the Set14 calibration."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -31,11 +33,12 @@ def pairs(scale: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def basicsr_scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float, float]:
-    """basicsr's PSNR-Y/SSIM-Y; it reads BGR arrays (cv2), so give it the channels in that order."""
+    """basicsr's PSNR-Y/SSIM-Y; it reads BGR arrays (cv2: gray files as three equal channels), so
+    give it the channels in that order."""
     from enhance.compat import import_reference
 
     metrics = import_reference("basicsr.metrics")
-    bgr_sr, bgr_hr = sr[..., ::-1], hr[..., ::-1]
+    bgr_sr, bgr_hr = (np.broadcast_to(a, (*a.shape[:2], 3))[..., ::-1] for a in (sr, hr))
     return (
         metrics.calculate_psnr(bgr_sr, bgr_hr, crop_border=scale, test_y_channel=True),
         metrics.calculate_ssim(bgr_sr, bgr_hr, crop_border=scale, test_y_channel=True),
@@ -88,6 +91,36 @@ def test_set14_calibration_with_our_resize(scale: int) -> None:
     # GUIDE.md's figures are given to 0.01 dB / 0.0001
     assert mean_psnr == pytest.approx(REFERENCE[scale][0], abs=0.005)
     assert mean_ssim == pytest.approx(REFERENCE[scale][1], abs=0.00005)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("scale", [2, 4])
+def test_set14_gray_image_read_as_it_is(scale: int) -> None:
+    """Set14's img_003 is a gray file: kept one-channel (as enhance.io reads it), upscaled and
+    scored, it gets basicsr's figures, which read it as three equal channels."""
+    from PIL import Image as PILImage
+
+    from enhance.ops import resize
+
+    def gray(path: Path) -> np.ndarray:
+        with PILImage.open(path) as image:
+            assert image.mode == "L"
+            return np.asarray(image)[..., None]
+
+    hr_path = SET14 / f"img_003_SRF_{scale}_HR.png"
+    lr, hr = gray(hr_path.with_name(hr_path.name.replace("_HR", "_LR"))), gray(hr_path)
+    out = resize(planes(lr), size=hr.shape[:2], method="matlab-bicubic", scale=scale)
+    check_against_basicsr([(out.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()], [hr], scale)
+
+
+def test_gray_scores_like_its_rgb_copy() -> None:
+    """A one-channel image and its three-equal-channel copy are the same picture: same Y figures."""
+    x = torch.rand(1, 40, 48, generator=torch.Generator().manual_seed(0))
+    ref = (x + 0.1 * torch.rand(1, 40, 48, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    rgb, rgb_ref = x.expand(3, -1, -1), ref.expand(3, -1, -1)
+    assert psnr_y(x, ref) == pytest.approx(psnr_y(rgb, rgb_ref), abs=1e-9)
+    assert ssim_y(x, ref) == pytest.approx(ssim_y(rgb, rgb_ref), abs=1e-6)
+    assert psnr_y(x, rgb_ref) == pytest.approx(psnr_y(rgb, rgb_ref), abs=1e-9)
 
 
 @pytest.mark.shared

@@ -31,6 +31,13 @@ def test_matches_basicsr(name: str) -> None:
     assert ours == pytest.approx(expected, abs=1e-3)
 
 
+@pytest.mark.shared
+def test_gray_scores_like_its_rgb_copy() -> None:
+    gray = torch.from_numpy(load_array(KODAK / "kodim04.png")[:200, :300].copy()).permute(2, 0, 1).float() / 255
+    gray = gray.mean(0, keepdim=True)
+    assert niqe(gray) == pytest.approx(niqe(gray.expand(3, -1, -1)), abs=1e-6)
+
+
 def test_too_small_or_flat() -> None:
     with pytest.raises(InputError, match="at least 192x96 pixels"):
         niqe(torch.rand(3, 100, 100))

@@ -126,3 +126,20 @@ def test_crop_pair_lines_up_different_sizes() -> None:
     crops = crop_pair(x, small)
     assert len(crops) == 2 and all(c.before and c.after for c in crops)
     assert crops[0].box.pixels(256, 256)[2:] == (160, 160)
+
+
+def test_csv_text_cells_cannot_become_formulas(tmp_path: Path) -> None:
+    names = ["=HYPERLINK(x).png", "+1.png", "-cmd.png", "@sum.png", "\tx.png", "\rx.png", "a\r=1+1.png", "fine.png"]
+    manifest = {
+        "files": [
+            record(name, {"sharpness": {"before": 12.0, "after": 11.0, "delta": -1.0}}, status="failed")
+            for name in names
+        ]
+    }
+    manifest["files"][0]["error"] = "=1+1"
+    write_reports(manifest, tmp_path / "out")
+    with open(tmp_path / "out" / "report.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["relative"] for r in rows] == ["'" + n for n in names[:-2]] + names[-2:]  # CR quoted: one row
+    assert rows[0]["error"] == "'=1+1" and rows[1]["error"] == "bad file"
+    assert rows[0]["sharpness_delta"] == "-1"  # numbers stay numbers, negative ones included
