@@ -36,6 +36,7 @@ __all__ = [
     "search_dirs",
     "download_dir",
     "downloads_allowed",
+    "trusted_file",
     "entry_url",
     "find_local",
     "sha256_file",
@@ -172,8 +173,9 @@ def _mismatch_error(entry: ModelEntry, verdict: Verdict) -> ConfigError:
     )
 
 
-def _trusted(entry: ModelEntry, path: Path) -> Path:
-    """``path`` after checking it; an unpinned, unrecorded file has its digest recorded now."""
+def trusted_file(entry: ModelEntry, path: Path) -> Path:
+    """``path`` after checking it against ``entry``'s pins (ConfigError on a mismatch); an
+    unpinned, unrecorded file has its digest recorded now (trust on first use)."""
     verdict = check_file(entry, path)
     if verdict.status == "mismatch":
         raise _mismatch_error(entry, verdict)
@@ -207,7 +209,7 @@ def resolve_model(
     entry = get_entry(text)  # an unknown name raises the error that lists the known ones
     local = find_local(entry)
     if local is not None:
-        return _trusted(entry, local)
+        return trusted_file(entry, local)
     if download is None:
         download = downloads_allowed()
     if not download:
@@ -251,7 +253,7 @@ def fetch(
     folder = dest or download_dir()
     target = folder / entry.filename
     if target.is_file() and not force:
-        return _trusted(entry, target)
+        return trusted_file(entry, target)
     url = entry_url(entry)
     try:
         folder.mkdir(parents=True, exist_ok=True)

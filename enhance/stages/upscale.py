@@ -166,7 +166,7 @@ class Upscale(Stage):
         """Resolve (downloading if needed) and load the model once; ConfigError if it cannot be."""
         import torch
 
-        from ..models.fetch import resolve_model
+        from ..models.fetch import resolve_model, trusted_file
         from ..models.zoo import ZOO
 
         p = self.params
@@ -176,8 +176,11 @@ class Upscale(Stage):
         if p.denoise_strength is not None and p.denoise_strength < 1.0:
             partner = ZOO[_DENOISE_MODEL].denoise_partner
             assert partner is not None
+            # the twin beside the main file first (as upstream pairs them), else the usual search;
+            # either way it must pass the same sha256 check as any zoo file
             sibling = self._path.with_name(ZOO[partner].filename)
-            self._dni = (sibling if sibling.is_file() else resolve_model(partner), p.denoise_strength)
+            twin = trusted_file(ZOO[partner], sibling) if sibling.is_file() else resolve_model(partner)
+            self._dni = (twin, p.denoise_strength)
         self._channels_last = p.channels_last
         self._bpp: dict[Any, float] = {}
         self._reference: dict[Any, Any] = {}

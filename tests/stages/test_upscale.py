@@ -216,6 +216,16 @@ def test_denoise_strength_interpolates_with_the_wdn_twin(offline_places: Path, m
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
 
 
+def test_the_wdn_twin_beside_the_model_must_pass_its_pin(offline_places: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    general, wdn = zoo.ZOO["realesr-general-x4v3"], zoo.ZOO["realesr-general-wdn-x4v3"]
+    monkeypatch.setitem(zoo.ZOO, general.name, zoo.ModelEntry(**{**general.__dict__, "sha256": ()}))
+    monkeypatch.setitem(zoo.ZOO, wdn.name, zoo.ModelEntry(**{**wdn.__dict__, "sha256": ("0" * 64,)}))
+    save_pth(offline_places / general.filename, tiny_compact_state(seed=1))
+    save_pth(offline_places / wdn.filename, tiny_compact_state(seed=2))  # not the pinned file
+    with pytest.raises(ConfigError, match="does not match model 'realesr-general-wdn-x4v3'"):
+        Upscale(model="realesr-general-x4v3", denoise_strength=0.3).setup(RunContext(device="cpu"))
+
+
 def test_running_out_of_memory_fails_the_image_with_its_name(
     nearest_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
