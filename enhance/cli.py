@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,7 +18,7 @@ import typer
 if TYPE_CHECKING:
     from .pipeline import Pipeline
 
-__all__ = ["app", "fail", "interruptible", "main", "user_errors"]
+__all__ = ["app", "fail", "interruptible", "main", "terminate_like_interrupt", "user_errors"]
 
 app = typer.Typer(
     name="enhance",
@@ -84,7 +84,25 @@ def interruptible(message: str) -> Iterator[None]:
 
 def main() -> None:
     """Console-script entry point."""
+    terminate_like_interrupt()
     app()
+
+
+def terminate_like_interrupt() -> None:
+    """Handle SIGTERM (``timeout``, ``docker stop``, a cancelled CI job) as Ctrl-C.
+
+    Python's default for SIGTERM ends the process without unwinding, so no ``finally`` runs: a
+    model download would leave its partial file behind and a batch no manifest. As a
+    KeyboardInterrupt it takes the Ctrl-C path instead: in-flight writes finish, temp files go,
+    the manifest is written, exit 130. Only possible from the main thread (embedders keep theirs).
+    """
+    import signal
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    with suppress(ValueError):  # not the main thread
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 # -- enhance run -------------------------------------------------------------------------------

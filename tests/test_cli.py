@@ -235,3 +235,26 @@ def test_dry_run_checks_the_device(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [*args, "--dry-run", "--device", "cuda:99"])
     assert result.exit_code == 2 and "device 'cuda:99'" in result.output and "dry run" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_sigterm_unwinds_like_ctrl_c() -> None:
+    """SIGTERM must run ``finally`` blocks (partial downloads removed, manifest written)."""
+    import os
+    import signal
+    import time
+
+    from enhance.cli import terminate_like_interrupt
+
+    previous = signal.getsignal(signal.SIGTERM)
+    cleaned = []
+    try:
+        terminate_like_interrupt()
+        with pytest.raises(KeyboardInterrupt):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)  # the handler interrupts this at once
+            finally:
+                cleaned.append(True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert cleaned == [True]
