@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "EIGHT_BIT_ONLY",
     "SUPPORTED_SUFFIXES",
     "MAX_PIXELS",
     "TEMP_MARKER",
@@ -87,7 +88,8 @@ _SUFFIX_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP
 _FORMAT_SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif"}
 #: Pillow's format name -> ours, for the formats enhance reads
 _READABLE = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WEBP", "TIFF": "TIFF"}
-_EIGHT_BIT_ONLY = ("JPEG", "WEBP")
+#: output formats that hold 8-bit samples only (16-bit output is refused for them)
+EIGHT_BIT_ONLY = ("JPEG", "WEBP")
 _PILLOW_DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 _EXIF_HEADER = b"Exif\x00\x00"
 _ORIENTATION = 0x0112
@@ -127,7 +129,7 @@ def _output_format(path: Path, fmt: str | None) -> str:
 
 
 def _check_depth(fmt: str, bit_depth: int, path: Path | str) -> None:
-    if bit_depth == 16 and fmt in _EIGHT_BIT_ONLY:
+    if bit_depth == 16 and fmt in EIGHT_BIT_ONLY:
         raise ValueError(f"{path}: {fmt} holds 8-bit samples only; write 16-bit images as .png or .tif, or use 8 bits")
 
 
@@ -567,7 +569,7 @@ def write(
     """
     path = Path(path)
     fmt = _output_format(path, format)
-    depth = bit_depth if bit_depth is not None else (8 if fmt in _EIGHT_BIT_ONLY else image.meta.bit_depth)
+    depth = bit_depth if bit_depth is not None else (8 if fmt in EIGHT_BIT_ONLY else image.meta.bit_depth)
     if depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8, 16 or None (as the source), got {bit_depth!r}")
     _check_depth(fmt, depth, path)

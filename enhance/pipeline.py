@@ -166,7 +166,7 @@ def output_bit_depth(output: OutputSpec, source: Path | None) -> tuple[int, str 
     bits, while JPEG/WebP outputs (which hold 8-bit samples only) are written 8-bit, dithered as
     ``dither`` says, instead of failing after the compute.
     """
-    from .io import _EIGHT_BIT_ONLY, format_for_suffix  # the formats io refuses 16-bit samples for
+    from .io import EIGHT_BIT_ONLY, format_for_suffix  # the formats io refuses 16-bit samples for
 
     if output.bit_depth == 8 or output.format != "same" or source is None:
         return output.bit_depth, None
@@ -174,7 +174,7 @@ def output_bit_depth(output: OutputSpec, source: Path | None) -> tuple[int, str 
         fmt = format_for_suffix(source.suffix)
     except ValueError:  # no usable suffix: planning refuses it; encode names the problem otherwise
         return output.bit_depth, None
-    if fmt in _EIGHT_BIT_ONLY:
+    if fmt in EIGHT_BIT_ONLY:
         return 8, f"written 8-bit: {fmt} holds 8-bit samples only"
     return output.bit_depth, None
 

@@ -76,3 +76,21 @@ def closed_port_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def isolate_model_places(root: Path, monkeypatch, weights: str = "env") -> dict[str, Path]:
+    """Empty model folders under ``root`` for every place enhance looks (cwd, ``$ENHANCE_WEIGHTS``
+    = ``root/<weights>``, user cache), a closed port as the download server, downloads allowed.
+    Returns the folders by name (plus ``server``, for files a test serves)."""
+    import enhance.models.fetch as fetch_module
+
+    dirs = {k: root / k for k in ("cwd", weights, "cache", "server")}
+    for d in dirs.values():
+        d.mkdir(exist_ok=True)
+    monkeypatch.chdir(dirs["cwd"])
+    monkeypatch.setenv("ENHANCE_WEIGHTS", str(dirs[weights]))
+    monkeypatch.setattr(fetch_module, "user_cache_dir", lambda: dirs["cache"])
+    monkeypatch.setattr(fetch_module, "_checkout_weights", lambda: None)
+    monkeypatch.setenv("ENHANCE_MODEL_BASE_URL", closed_port_url())
+    monkeypatch.delenv("ENHANCE_OFFLINE", raising=False)
+    return dirs

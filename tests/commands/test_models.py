@@ -13,7 +13,7 @@ import enhance.models.fetch as fetch_module
 from enhance.cli import app
 from enhance.models import zoo
 from enhance.models.zoo import ModelEntry
-from tests.sr_models import closed_port_url, save_pth, serve, tiny_compact_state
+from tests.sr_models import isolate_model_places, save_pth, serve, tiny_compact_state
 
 NAME = "tiny-cli-x4"
 runner = CliRunner()
@@ -21,15 +21,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    dirs = {k: tmp_path / k for k in ("cwd", "weights", "cache", "server")}
-    for d in dirs.values():
-        d.mkdir()
-    monkeypatch.chdir(dirs["cwd"])
-    monkeypatch.setenv("ENHANCE_WEIGHTS", str(dirs["weights"]))
-    monkeypatch.setattr(fetch_module, "user_cache_dir", lambda: dirs["cache"])
-    monkeypatch.setattr(fetch_module, "_checkout_weights", lambda: None)
-    monkeypatch.setenv("ENHANCE_MODEL_BASE_URL", closed_port_url())
-    monkeypatch.delenv("ENHANCE_OFFLINE", raising=False)
+    dirs = isolate_model_places(tmp_path, monkeypatch, weights="weights")
     return dirs
 
 

@@ -16,7 +16,7 @@ from enhance.errors import ConfigError
 from enhance.models import zoo
 from enhance.models.fetch import check_file, download, fetch, resolve_model, search_dirs
 from enhance.models.zoo import ModelEntry
-from tests.sr_models import closed_port_url, save_pth, serve, tiny_compact_state
+from tests.sr_models import isolate_model_places, save_pth, serve, tiny_compact_state
 
 NAME = "tiny-test-x4"
 
@@ -31,15 +31,7 @@ def entry(sha256: tuple[str, ...] = (), name: str = NAME, arch: str = "Compact",
 @pytest.fixture
 def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """Isolated cwd, $ENHANCE_WEIGHTS, user cache and server folder; no real network."""
-    dirs = {k: tmp_path / k for k in ("cwd", "env", "cache", "server")}
-    for d in dirs.values():
-        d.mkdir()
-    monkeypatch.chdir(dirs["cwd"])
-    monkeypatch.setenv("ENHANCE_WEIGHTS", str(dirs["env"]))
-    monkeypatch.setattr(fetch_module, "user_cache_dir", lambda: dirs["cache"])
-    monkeypatch.setattr(fetch_module, "_checkout_weights", lambda: None)
-    monkeypatch.setenv("ENHANCE_MODEL_BASE_URL", closed_port_url())
-    monkeypatch.delenv("ENHANCE_OFFLINE", raising=False)
+    dirs = isolate_model_places(tmp_path, monkeypatch)
     return dirs
 
 

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 from pydantic import ValidationError
 
-import enhance.models.fetch as fetch_module
 from enhance.context import RunContext
 from enhance.errors import ConfigError, InputError
 from enhance.image import Image, Metadata
@@ -18,7 +17,7 @@ from enhance.models import zoo
 from enhance.models.load import load_model
 from enhance.stages.upscale import Upscale, _resize
 from tests.conftest import ANIMEVIDEOV3, KODAK
-from tests.sr_models import closed_port_url, save_pth, tiny_compact_state
+from tests.sr_models import isolate_model_places, save_pth, tiny_compact_state
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +34,7 @@ def nearest_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def offline_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Empty model folders everywhere and no network; returns $ENHANCE_WEIGHTS."""
-    env = tmp_path / "env"
-    env.mkdir()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ENHANCE_WEIGHTS", str(env))
-    monkeypatch.setattr(fetch_module, "user_cache_dir", lambda: tmp_path / "cache")
-    monkeypatch.setattr(fetch_module, "_checkout_weights", lambda: None)
-    monkeypatch.setenv("ENHANCE_MODEL_BASE_URL", closed_port_url())
-    monkeypatch.delenv("ENHANCE_OFFLINE", raising=False)
-    return env
+    return isolate_model_places(tmp_path, monkeypatch)["env"]
 
 
 def rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
