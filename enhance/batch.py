@@ -112,12 +112,18 @@ def discover(
             if path.suffix.lower() not in suffixes or not path.is_file():
                 continue
             resolved = path.resolve()
-            if resolved in skip or (nested_out is not None and resolved.is_relative_to(nested_out)):
+            if resolved in skip or (nested_out is not None and _under(path, resolved, nested_out)):
                 continue
             if pattern and not (fnmatch.fnmatch(relative.as_posix(), pattern) or fnmatch.fnmatch(path.name, pattern)):
                 continue
             found.append((path, relative))
     return found
+
+
+def _under(path: Path, resolved: Path, folder: Path) -> bool:
+    """Whether ``path`` lies in ``folder``, either where it is (a link an earlier ``pick --link``
+    left in the output folder points out of it) or where it points."""
+    return resolved.is_relative_to(folder) or (path.parent.resolve() / path.name).is_relative_to(folder)
 
 
 def plan_jobs(found: Iterable[tuple[Path, Path]], out_dir: Path, output: OutputSpec) -> list[Job]:

@@ -143,3 +143,167 @@ def test_group_folder_linked_to_the_sources_is_refused(tmp_path: Path) -> None:
     result = pick(str(tmp_path / "in"), "-o", str(tmp_path / "best"), "--link")
     assert result.exit_code == 2 and "picking it would write" in result.stderr
     assert (tmp_path / "in" / "prompt" / "a.png").read_bytes() == original
+
+
+# -- pick never writes onto an input, and decides so before anything is copied --------------------
+
+
+def noisy(path: Path, seed: int = 0) -> Path:
+    """A sharp candidate (noise ranks first by sharpness)."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_planes(torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(seed)), path)
+
+
+def flat(path: Path, grey: float = 0.5) -> Path:
+    """A featureless candidate (ranks last by sharpness)."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_planes(torch.full((3, 32, 32), grey), path)
+
+
+def snapshot(*folders: Path) -> dict[str, tuple[bool, bytes]]:
+    """Every file under ``folders``: whether it is a link, and its bytes."""
+    return {
+        str(p): (p.is_symlink(), p.read_bytes())
+        for folder in folders
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() or p.is_symlink()
+    }
+
+
+@pytest.mark.parametrize("mode", ["--copy", "--link"])
+def test_output_that_is_an_input_folder_is_refused_before_any_copy(tmp_path: Path, mode: str) -> None:
+    noisy(tmp_path / "A" / "g" / "n.png")
+    kept = flat(tmp_path / "B" / "g" / "n.png")
+    before = snapshot(tmp_path / "A", tmp_path / "B")
+    result = pick(str(tmp_path / "A"), str(tmp_path / "B"), "-o", str(tmp_path / "B"), mode)
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert "\n" not in message and str(kept) in message, message
+    assert f"inside one such as {tmp_path / 'B' / 'best'}" in message
+    assert snapshot(tmp_path / "A", tmp_path / "B") == before  # no copy, no link, no report
+
+
+def test_input_file_given_directly_is_never_written(tmp_path: Path) -> None:
+    sharp = noisy(tmp_path / "A" / "g" / "n.png")
+    kept = flat(tmp_path / "B" / "g" / "n.png")
+    before = snapshot(tmp_path / "A", tmp_path / "B")
+    result = pick(str(sharp), str(kept), "-o", str(tmp_path / "B"))
+    assert result.exit_code == 2 and f"which is the input {kept}" in result.stderr, result.output
+    assert snapshot(tmp_path / "A", tmp_path / "B") == before
+
+
+def test_symlinked_input_folder_that_is_the_output_is_refused(tmp_path: Path) -> None:
+    noisy(tmp_path / "A" / "g" / "n.png")
+    flat(tmp_path / "B" / "g" / "n.png")
+    (tmp_path / "L").symlink_to(tmp_path / "B", target_is_directory=True)
+    before = snapshot(tmp_path / "A", tmp_path / "B")
+    for output in (tmp_path / "B", tmp_path / "L"):
+        result = pick(str(tmp_path / "A"), str(tmp_path / "L"), "-o", str(output), "--link")
+        assert result.exit_code == 2 and "picking it would write" in result.stderr, result.output
+    assert snapshot(tmp_path / "A", tmp_path / "B") == before
+
+
+@pytest.mark.parametrize("name", ["g_1.png", "g_2.png"])
+def test_pattern_group_folder_that_is_an_input_folder_is_refused(tmp_path: Path, name: str) -> None:
+    noisy(tmp_path / "A" / "g_1.png")
+    flat(tmp_path / "O" / "g" / name)  # an input folder that is also the group 'g' under -o O
+    before = snapshot(tmp_path / "A", tmp_path / "O")
+    args = ["--group-by", "pattern", "--pattern", r"(g)_\d"]
+    result = pick(str(tmp_path / "A"), str(tmp_path / "O" / "g"), "-o", str(tmp_path / "O"), *args)
+    assert result.exit_code == 2, result.output
+    assert f"inside the input folder {tmp_path / 'O' / 'g'}" in result.stderr
+    assert snapshot(tmp_path / "A", tmp_path / "O") == before
+
+
+def test_overlapping_inputs_nested_output_is_kept_apart(tmp_path: Path) -> None:
+    noisy(tmp_path / "A" / "x.png")
+    noisy(tmp_path / "A" / "sub" / "y.png", seed=1)
+    flat(tmp_path / "A" / "sub" / "z.png")
+    before = snapshot(tmp_path / "A")
+    inputs = [str(tmp_path / "A"), str(tmp_path / "A" / "sub")]
+    refused = pick(*inputs, "-o", str(tmp_path / "A" / "sub"))  # -o is an input folder
+    assert refused.exit_code == 2 and f"inside the input folder {tmp_path / 'A' / 'sub'}" in refused.stderr
+    assert snapshot(tmp_path / "A") == before
+    for _ in range(2):  # -o strictly inside the inputs: discovery leaves it out, reruns replace
+        result = pick(*inputs, "-o", str(tmp_path / "A" / "sub" / "best"), "--link")
+        assert result.exit_code == 0, result.output
+        assert {k: v for k, v in snapshot(tmp_path / "A").items() if "best" not in k} == before
+    assert (tmp_path / "A" / "sub" / "best" / "sub" / "y.png").resolve() == (tmp_path / "A" / "sub" / "y.png")
+
+
+def test_hard_link_to_an_input_in_the_output_is_refused(tmp_path: Path) -> None:
+    source = noisy(tmp_path / "in" / "g" / "n.png")
+    (tmp_path / "best" / "g").mkdir(parents=True)
+    (tmp_path / "best" / "g" / "n.png").hardlink_to(source)
+    result = pick(str(tmp_path / "in"), "-o", str(tmp_path / "best"))
+    assert result.exit_code == 2 and f"which is the input {source}" in result.stderr, result.output
+
+
+def test_refusal_comes_before_any_group_is_copied(tmp_path: Path) -> None:
+    noisy(tmp_path / "in" / "a" / "x.png")
+    noisy(tmp_path / "in" / "z" / "y.png")
+    (tmp_path / "best").mkdir()
+    (tmp_path / "best" / "z").symlink_to(tmp_path / "in" / "z", target_is_directory=True)
+    result = pick(str(tmp_path / "in"), "-o", str(tmp_path / "best"))
+    assert result.exit_code == 2 and "picking it would write" in result.stderr, result.output
+    assert not (tmp_path / "best" / "a").exists(), "group 'a' was copied before the plan was checked"
+
+
+def test_planned_file_where_a_folder_is_needed_is_refused_before_any_copy(tmp_path: Path) -> None:
+    noisy(tmp_path / "A" / "g" / "b.png")  # picked to best/g/b.png
+    noisy(tmp_path / "B" / "g" / "b.png" / "c.png", seed=1)  # picked to best/g/b.png/c.png
+    result = pick(str(tmp_path / "A"), str(tmp_path / "B"), "-o", str(tmp_path / "best"))
+    assert result.exit_code == 2 and "which is picked as a file too" in result.stderr, result.output
+    assert not (tmp_path / "best").exists()
+    (tmp_path / "best").write_text("a file")
+    result = pick(str(tmp_path / "A"), "-o", str(tmp_path / "best"))
+    assert result.exit_code == 2 and "not a folder" in result.stderr, result.output
+
+
+@pytest.mark.parametrize("weight", ["inf", "-inf", "1e308", "-1e308", "nan", "1e7"])
+def test_weights_that_are_not_finite_or_too_large_are_refused_before_any_copy(tmp_path: Path, weight: str) -> None:
+    from enhance.metrics.picking import ranking_for
+
+    with pytest.raises(ConfigError, match="--weights"):
+        parse_weights(f"sharpness={weight},entropy=1")
+    with pytest.raises(ConfigError, match="--weights"):
+        ranking_for(weights={"sharpness": float(weight), "entropy": 1.0})
+    for seed in range(3):
+        noisy(tmp_path / "in" / "g" / f"s{seed}.png", seed)
+    result = pick(str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--weights", f"sharpness={weight},entropy=1")
+    assert result.exit_code == 2 and "--weights" in result.stderr, result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_non_finite_metric_value_is_not_ranked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from enhance.metrics import registry
+
+    real = registry.compute
+
+    def compute(names, image, *args, **kwargs):  # type: ignore[no-untyped-def]
+        values = real(names, image, *args, **kwargs)
+        return {n: float("inf") if float(image.pixels.std()) == 0 else v for n, v in values.items()}
+
+    monkeypatch.setattr(registry, "compute", compute)
+    noisy(tmp_path / "in" / "g" / "a.png")
+    noisy(tmp_path / "in" / "g" / "b.png", seed=1)
+    flat(tmp_path / "in" / "g" / "c.png")
+    result = pick(str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--weights", "sharpness=1,entropy=1")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    c = next(r for r in report["files"] if r["relative"] == "g/c.png")
+    assert any("not ranked" in w for w in c["warnings"])
+
+
+def test_rerun_with_links_into_a_nested_output_takes_no_link_as_a_candidate(tmp_path: Path) -> None:
+    noisy(tmp_path / "in" / "g" / "a.png")
+    flat(tmp_path / "in" / "g" / "b.png")
+    for _ in range(3):
+        result = pick(str(tmp_path / "in"), "-o", str(tmp_path / "in" / "best"), "--link")
+        assert result.exit_code == 0 and "2 scored" in result.stderr, result.output
+    links = [p.relative_to(tmp_path / "in").as_posix() for p in (tmp_path / "in").rglob("*.png") if p.is_symlink()]
+    assert links == ["best/g/a.png"]
