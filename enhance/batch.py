@@ -85,7 +85,9 @@ def discover(
     image files (by suffix, case-insensitive), recursively with ``recursive``; ``pattern`` is a
     glob matched against the relative path and the name. Hidden files, enhance's temp files,
     anything under ``exclude`` (the output folder, when it lies inside an input folder) and the
-    files in ``skip`` (outputs of earlier runs) are left out.
+    files in ``skip`` (outputs of earlier runs) are left out. An input folder that is ``exclude``
+    or lies inside it is walked whole: its files are inputs, and earlier outputs among them are
+    recognised through ``skip``.
 
     Raises:
         ConfigError: an input does not exist.
@@ -102,8 +104,9 @@ def discover(
             continue
         if not item.is_dir():
             raise ConfigError(f"{item}: input not found; give existing files or folders")
-        # an output folder that *is* the input folder excludes nothing (the overwrite check guards it)
-        nested_out = exclude if exclude is not None and exclude != item.resolve() else None
+        # an output folder that *is* the input folder, or holds it, excludes nothing from it (the
+        # overwrite checks guard it); one that lies inside it is left out
+        nested_out = exclude if exclude is not None and not item.resolve().is_relative_to(exclude) else None
         walker = item.rglob("*") if recursive else item.glob("*")
         for path in sorted(walker):
             relative = path.relative_to(item)
@@ -180,8 +183,9 @@ def collect_jobs(
 
     Raises:
         ConfigError: an ``out_dir`` that is not a folder, a missing input, an output that would
-            overwrite an input (its own or another one's) or escape ``out_dir``, two inputs that
-            would be written to the same output, or an output an earlier run wrote from another input.
+            overwrite an input (its own or another one's), fall inside an input folder that lies
+            inside ``out_dir``, or escape ``out_dir``, two inputs that would be written to the same
+            output, or an output an earlier run wrote from another input.
     """
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"-o {out_dir}: exists and is not a folder; choose another -o")
@@ -191,6 +195,7 @@ def collect_jobs(
     jobs = plan_jobs(found, out_dir, output)
     _check_collisions(jobs)
     _check_inputs_kept(jobs)
+    _check_input_folders_kept(jobs, inputs, out_dir)
     _check_earlier_outputs(jobs, earlier)
     return jobs
 
@@ -442,6 +447,22 @@ def _check_inputs_kept(jobs: Sequence[Job]) -> None:
                 f"{job.source}: its output {job.destination} is the input {other}; "
                 "choose another -o folder or another suffix (--set output.suffix=...)"
             )
+
+
+def _check_input_folders_kept(jobs: Sequence[Job], inputs: Sequence[Path | str], out_dir: Path) -> None:
+    """Refuse a job whose output falls inside an input folder that lies inside ``out_dir``
+    (``run out/x -o out -R`` maps ``out/x/x/a.png`` to ``out/x/a.png``): it would overwrite a file
+    of that input, and a rerun would take the output for a new input."""
+    root = out_dir.resolve()
+    folders = [Path(i) for i in inputs if Path(i).is_dir()]
+    held = [(f, f.resolve()) for f in folders if f.resolve() != root and f.resolve().is_relative_to(root)]
+    for job in jobs:
+        for given, folder in held:
+            if job.destination.is_relative_to(folder):
+                raise ConfigError(
+                    f"{job.source}: its output {job.destination} would fall inside the input folder {given}; "
+                    "choose an -o that does not hold the input folders"
+                )
 
 
 def _check_earlier_outputs(jobs: Sequence[Job], earlier: Iterable[dict[str, Any]]) -> None:

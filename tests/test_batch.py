@@ -340,3 +340,33 @@ def test_same_format_needs_an_image_suffix_at_planning(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
     result = run_batch(resize_pipeline(format="png"), [src / "noext"], tmp_path / "out")
     assert result.exit_code == 0 and (tmp_path / "out" / "noext.png").exists()
+
+
+# -- an input folder inside the output folder ------------------------------------------------------
+
+
+def test_input_folder_inside_the_output_folder_is_processed_and_rerun_skips(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    make_images(out / "in", 3)
+    make_images(out / "in" / "sub", 2)
+    inputs = {p: p.read_bytes() for p in (out / "in").rglob("*") if p.is_file()}
+    for recursive, done in ((False, 3), (True, 2)):  # the second run adds the sub-folder's two
+        result = run_batch(resize_pipeline(), [out / "in"], out, recursive=recursive)
+        assert result.summary["done"] == done and result.exit_code == 0, result.records
+    outputs = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png") if not p.is_relative_to(out / "in"))
+    assert outputs == ["img0.png", "img1.png", "img2.png", "sub/img0.png", "sub/img1.png"]
+    again = run_batch(resize_pipeline(), [out / "in"], out, recursive=True)
+    assert again.summary == {"total": 5, "done": 0, "skipped": 5, "failed": 0}, "outputs taken as inputs"
+    assert {p: p.read_bytes() for p in (out / "in").rglob("*") if p.is_file()} == inputs
+
+
+def test_output_that_falls_inside_an_input_folder_under_the_output_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    make_images(out / "x" / "x", 1)  # out/x/x/img0.png mirrors to out/x/img0.png: inside the input out/x
+    kept = make_images(out / "x", 1)[0]  # ... which is this input, left out by --glob below
+    before = kept.read_bytes()
+    with pytest.raises(ConfigError, match=r"x/img0\.png: its output .*out/x/img0\.png is the input"):
+        run_batch(resize_pipeline(), [out / "x"], out, recursive=True, overwrite=True)
+    with pytest.raises(ConfigError, match=r"x/img0\.png: its output .*out/x/img0\.png would fall inside the input"):
+        run_batch(resize_pipeline(), [out / "x"], out, recursive=True, pattern="x/*", overwrite=True)
+    assert kept.read_bytes() == before and not (out / MANIFEST_NAME).exists()

@@ -207,15 +207,18 @@ def test_symlinked_input_folder_that_is_the_output_is_refused(tmp_path: Path) ->
     assert snapshot(tmp_path / "A", tmp_path / "B") == before
 
 
-@pytest.mark.parametrize("name", ["g_1.png", "g_2.png"])
-def test_pattern_group_folder_that_is_an_input_folder_is_refused(tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "refusal"), [("g_1.png", "which is the input {}"), ("g_2.png", "inside the input folder {}")]
+)
+def test_pattern_group_folder_that_is_an_input_folder_is_refused(tmp_path: Path, name: str, refusal: str) -> None:
     noisy(tmp_path / "A" / "g_1.png")
     flat(tmp_path / "O" / "g" / name)  # an input folder that is also the group 'g' under -o O
     before = snapshot(tmp_path / "A", tmp_path / "O")
     args = ["--group-by", "pattern", "--pattern", r"(g)_\d"]
     result = pick(str(tmp_path / "A"), str(tmp_path / "O" / "g"), "-o", str(tmp_path / "O"), *args)
     assert result.exit_code == 2, result.output
-    assert f"inside the input folder {tmp_path / 'O' / 'g'}" in result.stderr
+    where = tmp_path / "O" / "g" / name if name == "g_1.png" else tmp_path / "O" / "g"
+    assert refusal.format(where) in result.stderr, result.stderr
     assert snapshot(tmp_path / "A", tmp_path / "O") == before
 
 
@@ -307,3 +310,17 @@ def test_rerun_with_links_into_a_nested_output_takes_no_link_as_a_candidate(tmp_
         assert result.exit_code == 0 and "2 scored" in result.stderr, result.output
     links = [p.relative_to(tmp_path / "in").as_posix() for p in (tmp_path / "in").rglob("*.png") if p.is_symlink()]
     assert links == ["best/g/a.png"]
+
+
+def test_input_folder_inside_the_output_folder_is_picked_never_onto_itself(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    noisy(out / "in" / "g" / "a.png")
+    flat(out / "in" / "g" / "b.png")
+    result = pick(str(out / "in"), "-o", str(out))
+    assert result.exit_code == 0 and "2 scored" in result.stderr, result.output
+    assert (out / "g" / "a.png").read_bytes() == (out / "in" / "g" / "a.png").read_bytes()
+    flat(out / "in" / "c.png")  # its group is the folder's own name, 'in': out/in/c.png is itself
+    before = snapshot(out / "in")
+    result = pick(str(out / "in"), "-o", str(out))
+    assert result.exit_code == 2 and f"which is the input {out / 'in' / 'c.png'}" in result.stderr, result.output
+    assert snapshot(out / "in") == before

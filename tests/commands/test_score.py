@@ -197,3 +197,12 @@ def test_reference_exact_path_wins_and_ambiguity_fails(tmp_path: Path) -> None:
         "several references match" in records["y.png"]["error"]
         and "y.tif, y.webp; keep one" in records["y.png"]["error"]
     )
+
+
+def test_input_folder_inside_the_output_folder_is_scored(tmp_path: Path) -> None:
+    (tmp_path / "out" / "in").mkdir(parents=True)
+    save_planes(noise(), tmp_path / "out" / "in" / "n.png")
+    result = score(str(tmp_path / "out" / "in"), "-o", str(tmp_path / "out"), "--metrics", "entropy")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [r["relative"] for r in data["files"]] == ["n.png"]
