@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ._common import interruptible, user_errors
+
 __all__ = ["pick"]
 
 
@@ -35,7 +37,6 @@ def pick(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Rank candidates per prompt and copy (or link) the best into OUTPUT, with the ranking in the report."""
-    from ..cli import interruptible, user_errors
     from ..metrics.picking import pick_best, ranking_for
     from ..report import write_reports
 

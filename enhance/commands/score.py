@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ._common import fail, interruptible, user_errors
+
 __all__ = ["score"]
 
 
@@ -50,8 +52,6 @@ def score(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Score images with quality metrics and write report.json/csv/html (exit 1 if a file failed)."""
-    from ..cli import fail, interruptible, user_errors
-
     if list_all:
         _list_metrics()
         return
