@@ -132,7 +132,7 @@ class Pipeline:
     def __call__(self, image: Any) -> Any:
         """Run on an Image, numpy array, PIL image, tensor or path; returns the same kind
         (an :class:`~enhance.image.Image` for a path)."""
-        from .image import coerce, restore_kind
+        from .convert import coerce, restore_kind
 
         value, kind = coerce(image, self.device)
         path = Path(image) if isinstance(image, (str, Path)) else None

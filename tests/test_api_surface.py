@@ -112,6 +112,7 @@ PUBLIC: dict[str, list[str]] = {
         "suffix_for_format",
         "write",
     ],
+    "enhance.convert": ["coerce", "restore_kind"],
     "enhance.image": [
         "Image",
         "Metadata",
@@ -137,6 +138,16 @@ def test_every_public_name_resolves(module_name: str) -> None:
     missing = [name for name in PUBLIC[module_name] if not hasattr(module, name)]
     assert missing == []
     assert set(PUBLIC[module_name]) - {"__version__"} <= set(dir(module))
+
+
+def test_moved_names_stay_importable_from_where_they_were() -> None:
+    import enhance.convert
+    import enhance.image
+
+    assert enhance.image.coerce is enhance.convert.coerce
+    assert enhance.image.restore_kind is enhance.convert.restore_kind
+    with pytest.raises(AttributeError):
+        _ = enhance.image.no_such_name
 
 
 def test_importing_the_packages_and_listing_names_imports_nothing_heavy() -> None:

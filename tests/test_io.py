@@ -21,8 +21,9 @@ from PIL import ImageCms, ImageOps
 from PIL.PngImagePlugin import PngInfo, iTXt
 
 from enhance import io as eio
+from enhance.convert import coerce, restore_kind
 from enhance.errors import InputError
-from enhance.image import Metadata, Raster, coerce, from_image, restore_kind, to_image
+from enhance.image import Metadata, Raster, from_image, to_image
 from enhance.pngchunks import chunk, iter_chunks
 from tests.conftest import KODAK
 
@@ -702,7 +703,7 @@ def test_kodak_16bit_tiff_round_trip(tmp_path):
     np.testing.assert_array_equal(back, eio.decode(KODAK / "kodim05.png").array.astype(np.uint16) * 257)
 
 
-# -- PIL conversions used by enhance.image.coerce ----------------------------------------------
+# -- PIL conversions used by enhance.convert.coerce --------------------------------------------
 
 
 def test_pil_round_trip_keeps_pixels_mode_and_metadata(tmp_path):

@@ -66,7 +66,7 @@ class Stage:
 
     def __call__(self, image: Any, ctx: RunContext | None = None) -> Any:
         from ..context import RunContext
-        from ..image import coerce, restore_kind
+        from ..convert import coerce, restore_kind
 
         if ctx is None:
             from ..devices import resolve_device
