@@ -78,7 +78,7 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, int]:
 
 def build_manifest(kind: str, records: list[dict[str, Any]], *, started: str, **header: Any) -> dict[str, Any]:
     """The whole manifest: header fields, the summary and the records."""
-    from . import __version__
+    from ._version import __version__
 
     return {
         "kind": kind,

@@ -168,3 +168,18 @@ def test_importing_the_packages_and_listing_names_imports_nothing_heavy() -> Non
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert "HEAVY []" in out.stdout, out.stdout[-500:] + out.stderr[-500:]
+
+
+def test_the_version_has_one_home() -> None:
+    """enhance/_version.py is read by the package, the wheel's metadata, the manifest and the reports."""
+    from importlib.metadata import version
+
+    import enhance
+    from enhance._version import __version__
+    from enhance.manifest import build_manifest
+    from enhance.report.model import build_report
+
+    assert enhance.__version__ is __version__
+    assert version("enhance") == __version__
+    assert build_manifest("score", [], started="now")["enhance_version"] == __version__
+    assert build_report({"files": []})["enhance_version"] == __version__

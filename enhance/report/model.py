@@ -128,7 +128,7 @@ def _ranking(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def build_report(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """Everything the reports show: metric facts, one row per file, batch summary, pick ranking."""
-    from .. import __version__
+    from .._version import __version__
 
     records = [r for r in manifest.get("files", []) if isinstance(r, Mapping)]
     rows = []
