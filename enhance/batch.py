@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .devices import is_out_of_memory, release_memory
 from .errors import ConfigError
 from .manifest import (
     MANIFEST_NAME,
@@ -371,8 +372,8 @@ def run_batch(
             try:
                 out, image, ctx = pipeline.process_raster(raster, path=job.source)
             except Exception as exc:
-                if _is_oom(exc):
-                    _release_memory(base.device)
+                if is_out_of_memory(exc):
+                    release_memory(base.device)
                 result.records.append(failed(job, exc, timings={"read": round(read_time, 4)}))
                 bar.advance()
                 continue
@@ -478,17 +479,6 @@ def _check_earlier_outputs(jobs: Sequence[Job], earlier: Iterable[dict[str, Any]
                 f"{job.source}: its output {job.destination} was written from {other} by an earlier run; "
                 "keep each input's format (--set output.format=same) or choose another -o folder"
             )
-
-
-def _is_oom(exc: BaseException) -> bool:
-    return "out of memory" in str(exc).lower()
-
-
-def _release_memory(device: Any) -> None:
-    import torch
-
-    if getattr(device, "type", "") == "cuda":
-        torch.cuda.empty_cache()
 
 
 def _merge_records(current: list[dict[str, Any]], earlier: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

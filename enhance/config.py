@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import ConfigError, StageUnavailableError
+from .errors import ConfigError, StageUnavailableError, first_line
 
 __all__ = [
     "CONFIG_ENV",
@@ -143,7 +143,7 @@ def read_config(path: Path | str | None = None) -> tuple[Path, dict[str, Any]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = getattr(exc, "problem", None) or first_line(exc)
         raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
     if not isinstance(data, Mapping) or not isinstance(data.get("pipelines"), Mapping) or not data["pipelines"]:
         raise ConfigError(f"{path}: expected a top-level 'pipelines:' mapping of names to pipeline definitions")

@@ -46,7 +46,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import InputError
+from .errors import InputError, first_line
 from .image import Image, Metadata, Raster, from_image, to_image
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ def _open(data: bytes, name: str) -> PIL.Image.Image:
         raise
     except Exception as exc:
         raise InputError(
-            f"{name}: image header is truncated or corrupt ({_reason(exc)}); re-export or re-download it"
+            f"{name}: image header is truncated or corrupt ({first_line(exc, limit=160)}); re-export or re-download it"
         ) from exc
     fmt = _READABLE.get(im.format or "")
     if fmt is None:
@@ -242,11 +242,6 @@ def _unidentified(name: str, data: bytes) -> str:
     return f"{name}: not an image (unrecognised content); enhance reads PNG, JPEG, WebP and TIFF"
 
 
-def _reason(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return (lines[0][:160] if lines else "") or type(exc).__name__
-
-
 @contextlib.contextmanager
 def _corrupt_data(name: str) -> Iterator[None]:
     """Turn a decoder's failure on bad bytes into one :class:`InputError` line."""
@@ -256,7 +251,7 @@ def _corrupt_data(name: str) -> Iterator[None]:
         raise
     except Exception as exc:
         raise InputError(
-            f"{name}: image data is truncated or corrupt ({_reason(exc)}); re-export or re-download it"
+            f"{name}: image data is truncated or corrupt ({first_line(exc, limit=160)}); re-export or re-download it"
         ) from exc
 
 

@@ -159,6 +159,30 @@ class _Explode(Stage):
         return image
 
 
+class _Exhausted(Stage):
+    """Runs out of memory the way numpy does (a MemoryError that never says "out of memory")."""
+
+    name = "test-exhausted"
+    description = "raise MemoryError (test stage)"
+    Params = StageParams
+
+    def process(self, image, ctx):
+        raise MemoryError("Unable to allocate 3.2 GiB for an array with shape (20000, 20000, 4)")
+
+
+def test_running_out_of_memory_fails_the_file_and_gives_memory_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import enhance.batch
+
+    released = []
+    monkeypatch.setattr(enhance.batch, "release_memory", released.append)
+    make_images(tmp_path / "in", 1)
+    result = run_batch(Pipeline([_Exhausted()], device="cpu"), [tmp_path / "in"], tmp_path / "out")
+    assert result.records[0]["status"] == "failed" and "Unable to allocate" in result.records[0]["error"]
+    assert [str(d) for d in released] == ["cpu"]
+
+
 def test_compute_failure_fails_that_file_only(tmp_path: Path) -> None:
     make_images(tmp_path / "in", 3)
     pipe = Pipeline([_Explode(on="img1"), Resize(long_side=24)], device="cpu")

@@ -58,8 +58,9 @@ def user_errors() -> Iterator[None]:
 
 def _internal_error(exc: Exception) -> str:
     """``internal error: <Type>: <first line>`` with the way to see the traceback."""
-    lines = str(exc).strip().splitlines()
-    message = lines[0] if lines else "(no message)"
+    from ..errors import first_line
+
+    message = first_line(exc, default="(no message)")
     return f"internal error: {type(exc).__name__}: {message} (run with {DEBUG_ENV}=1 for the traceback)"
 
 

@@ -81,30 +81,6 @@ def default_score_metrics(with_reference: bool) -> list[str]:
     return default_metrics() + (list(FULL_REFERENCE_DEFAULTS) if with_reference else [])
 
 
-def _finite(value: float) -> float | None:
-    import math
-
-    return value if math.isfinite(value) else None
-
-
-def _compute_each(
-    names: Sequence[str], images: Sequence[Any], warnings: list[str], label: str, crop_border: int = 0
-) -> dict[str, float | None]:
-    """Each metric on its own: one that cannot be computed on these images (SSIM on a 40x1 image,
-    NIQE on a tiny one) is None with a warning naming it and why, instead of failing the file."""
-    from .registry import compute
-
-    values: dict[str, float | None] = {}
-    for name in names:
-        try:
-            values[name] = _finite(compute([name], *images, crop_border=crop_border)[name])
-        except Exception as exc:  # like the score stage: one metric failing must not fail the file
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            warnings.append(f"score: {name} ({label}) could not be computed: {reason}")
-            values[name] = None
-    return values
-
-
 def _same_size(image: Any, ref: Any, ref_path: Path) -> None:
     """Full-reference metrics compare pixel by pixel, so a reference of another size fails the file.
 
@@ -137,12 +113,13 @@ def _score_one(
     import torch
 
     from ..io import read
+    from .registry import compute_each
 
     warnings: list[str] = record["warnings"]
     with torch.no_grad():
         image = read(path, target)
         record["size"]["input"] = list(image.size)
-        after = _compute_each(plain, [image], warnings, "after")
+        after = compute_each(plain, image, label="after", warn=warnings.append)
         scores = {n: {"before": None, "after": v, "delta": None} for n, v in after.items()}
         if ref_path is None:
             return scores
@@ -151,10 +128,12 @@ def _score_one(
         record["size"]["reference"] = list(ref.size)
         if full:
             _same_size(image, ref, ref_path)
-        for n, before in _compute_each(plain, [ref], warnings, "before").items():
+        for n, before in compute_each(plain, ref, label="before", warn=warnings.append).items():
             a = scores[n]["after"]
             scores[n].update(before=before, delta=None if before is None or a is None else a - before)
-        for n, v in _compute_each(full, [image, ref], warnings, "against the reference", crop_border).items():
+        for n, v in compute_each(
+            full, image, ref, crop_border=crop_border, label="against the reference", warn=warnings.append
+        ).items():
             scores[n] = {"before": None, "after": v, "delta": None}
     return scores
 

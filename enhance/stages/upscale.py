@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from ..errors import ConfigError, InputError
-from .base import Stage, StageParams
+from .base import Stage, StageParams, TargetLongSide, TargetScale, TargetSize
 
 if TYPE_CHECKING:
     import torch
@@ -65,9 +65,9 @@ class UpscaleParams(StageParams):
         None, ge=0.0, le=1.0, description="realesr-general-x4v3 only: 0 keeps noise, 1 removes it (its default)"
     )
     alpha: Literal["model", "bicubic"] = "model"
-    scale: float | None = Field(None, gt=0, description="output/input factor; default the model's own")
-    size: tuple[int, int] | None = Field(None, description="exact output [width, height]")
-    long_side: int | None = Field(None, gt=0, description="output long side in pixels, aspect kept")
+    scale: TargetScale = None  # none of the three: the model's own factor
+    size: TargetSize = None
+    long_side: TargetLongSide = None
     resize_method: Literal["lanczos", "bicubic", "area", "matlab-bicubic"] = "lanczos"
     channels_last: bool = Field(True, description="NHWC tensors (faster with cuDNN and oneDNN alike)")
     min_tile: int = Field(32, ge=8, description="smallest tile tried after out-of-memory errors")
@@ -80,8 +80,6 @@ class UpscaleParams(StageParams):
             raise ValueError("tile must be 'auto', 0 (whole image) or a positive number of pixels")
         if isinstance(self.batch, int) and self.batch < 1:
             raise ValueError("batch must be 'auto' or at least 1")
-        if self.size is not None and min(self.size) < 1:
-            raise ValueError("size must be [width, height] in pixels, both at least 1")
         if self.denoise_strength is not None and _DENOISE_MODEL not in self.model.replace("\\", "/").rsplit("/", 1)[-1]:
             raise ValueError(f"denoise_strength works only with model {_DENOISE_MODEL}, not {self.model!r}")
         if self.engine == "realesrgan" and self.precision == "bf16":
@@ -94,13 +92,6 @@ def _resize(x: torch.Tensor, size: tuple[int, int], method: str) -> torch.Tensor
     from ..ops.resampling import resize
 
     return resize(x, size=size, method=method).clamp_(0.0, 1.0)
-
-
-def _luma(x: torch.Tensor) -> torch.Tensor:
-    """``[3,H,W]`` -> ``[1,H,W]`` full-range BT.601 luma (what a gray image means)."""
-    from ..ops.color import rgb_to_ycbcr
-
-    return rgb_to_ycbcr(x)[:1].clamp_(0.0, 1.0)
 
 
 def _bleed(colour: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -284,6 +275,7 @@ class Upscale(Stage):
     def process(self, image: Image, ctx: RunContext) -> Image:
         import torch
 
+        from ..ops.color import luma
         from ..ops.tiling import TileStats
 
         p = self.params
@@ -305,7 +297,7 @@ class Upscale(Stage):
             if c == model_channels:
                 return engine(planes)
             if c == 1:  # gray through an RGB model
-                return _luma(engine(planes.expand(3, -1, -1)))
+                return luma(engine(planes.expand(3, -1, -1))).clamp_(0.0, 1.0)
             return torch.cat([engine(planes[i : i + 1]) for i in range(c)])  # RGB through a gray model
 
         x = image.pixels

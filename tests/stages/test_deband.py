@@ -44,6 +44,39 @@ def test_parameters_have_defaults_ranges_and_units() -> None:
             Deband(**bad)
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("threshold", 64.0),
+        ("threshold", 64.5),
+        ("threshold", 100.0),
+        ("radius", 1),
+        ("radius", 2),
+        ("radius", 128),
+        ("radius", 200),
+        ("iterations", 5),
+        ("iterations", 6),
+        ("grain", 8.0),
+        ("grain", 20.0),
+    ],
+)
+def test_the_stage_and_the_op_accept_the_same_values(name: str, value: float) -> None:
+    """One declaration of the limits: a value the stage refuses, the op refuses too, and the reverse."""
+    from enhance.ops.debanding import deband
+
+    try:
+        Deband(**{name: value})
+        stage_ok = True
+    except ValidationError:
+        stage_ok = False
+    try:
+        deband(torch.zeros(3, 16, 16), **{name: value})
+        op_ok = True
+    except ValueError:
+        op_ok = False
+    assert stage_ok == op_ok
+
+
 def test_importing_the_stage_does_not_import_torch() -> None:
     code = "import sys, enhance.stages.deband; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -15,7 +15,7 @@ from enhance.errors import ConfigError, InputError
 from enhance.image import Image, Metadata
 from enhance.models import zoo
 from enhance.models.load import load_model
-from enhance.stages.upscale import Upscale, _resize
+from enhance.stages.upscale import Upscale, UpscaleParams, _resize
 from tests.conftest import ANIMEVIDEOV3, KODAK
 from tests.sr_models import isolate_model_places, save_pth, tiny_compact_state
 
@@ -55,11 +55,32 @@ def rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
         {"engine": "realesrgan", "precision": "bf16"},
         {"alpha": "nearest"},
         {"tiles": 256},
+        {"scale": float("inf")},
+        {"size": [0, 10]},
+        {"long_side": 0},
     ],
 )
 def test_bad_parameters_are_refused(params: dict) -> None:
     with pytest.raises(ValidationError):
         Upscale(**params)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [{"scale": 0}, {"scale": float("nan")}, {"scale": 2.5}, {"size": [1, 0]}, {"size": [640, 360]}, {"long_side": 1}],
+)
+def test_target_sizes_are_the_resize_stages(target: dict) -> None:
+    """Both stages that size the output declare the targets once: the same values pass or fail."""
+    from enhance.stages.resize import ResizeParams
+
+    outcomes = []
+    for params in (UpscaleParams, ResizeParams):
+        try:
+            params(**target)
+            outcomes.append("ok")
+        except ValidationError as exc:
+            outcomes.append(exc.errors()[0]["msg"])
+    assert outcomes[0] == outcomes[1]
 
 
 def test_denoise_strength_is_accepted_for_the_general_model() -> None:
