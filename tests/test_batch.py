@@ -15,7 +15,7 @@ from enhance.config import OutputSpec
 from enhance.errors import ConfigError
 from enhance.io import TEMP_MARKER, decode
 from enhance.pipeline import Pipeline
-from enhance.stages import Stage, StageParams, register_stage
+from enhance.stages import Stage, StageParams
 from enhance.stages.resize import Resize
 
 
@@ -143,7 +143,6 @@ class _ExplodeParams(StageParams):
     error: str = "value"
 
 
-@register_stage
 class _Explode(Stage):
     """Fails (or simulates Ctrl-C) on one named file: to test that the batch goes on / stops cleanly."""
 
@@ -293,7 +292,6 @@ class _FakeScoreParams(StageParams):
     pass
 
 
-@register_stage
 class _FakeScore(Stage):
     """Reports a fixed score, so the batch writes reports without the metric stack."""
 

@@ -148,7 +148,6 @@ class _InterruptParams(StageParams):
     pass
 
 
-@register_stage
 class _Interrupt(Stage):
     """Simulates Ctrl-C during compute (test stage)."""
 
@@ -170,6 +169,7 @@ def _interrupted(*args: str) -> str:
 
 
 def test_ctrl_c_prints_a_message_and_exits_130(tmp_path: Path) -> None:
+    register_stage(_Interrupt)
     generated_folder(tmp_path / "in")
     config = tmp_path / "pipelines.yaml"
     config.write_text("pipelines:\n  p:\n    device: cpu\n    stages: [test-cli-interrupt]\n")

@@ -20,7 +20,6 @@ class _GainParams(StageParams):
     clip: bool = True
 
 
-@register_stage
 class _Gain(Stage):
     name = "test-gain"
     description = "multiply pixels (test stage)"
@@ -29,6 +28,12 @@ class _Gain(Stage):
     def process(self, image, ctx):
         pixels = image.pixels * self.params.factor
         return image.replace(pixels=pixels.clamp(0, 1) if self.params.clip else pixels)
+
+
+@pytest.fixture(autouse=True)
+def _gain_stage() -> None:
+    """The test stage, by name, for every test here (the registries are reset after each test)."""
+    register_stage(_Gain)
 
 
 def write(tmp_path: Path, text: str) -> Path:

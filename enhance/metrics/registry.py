@@ -119,7 +119,10 @@ def register_metric(metric: Metric, *, replace: bool = False) -> Metric:
     if metric.kind not in ("no-reference", "full-reference"):
         raise ValueError(f"metric kind must be 'no-reference' or 'full-reference', got {metric.kind!r}")
     if metric.name in _REGISTRY and not replace:
-        raise ValueError(f"a metric named {metric.name!r} is already registered")
+        raise ValueError(
+            f"a metric named {metric.name!r} is already registered; give yours another name, "
+            "or pass replace=True to replace it"
+        )
     _REGISTRY[metric.name] = metric
     return metric
 
