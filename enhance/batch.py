@@ -137,14 +137,12 @@ def plan_jobs(found: Iterable[tuple[Path, Path]], out_dir: Path, output: OutputS
         ConfigError: an output would overwrite an input, or escape the output folder, or (with
             ``format: same``) an input has no image suffix to take the output format from.
     """
-    from .pipeline import output_suffix
-
     root = out_dir.resolve()
     jobs = []
     for source, relative in found:
         if output.format == "same":
             _check_same_format(source)
-        name = f"{relative.stem}{output.suffix}{output_suffix(output, source)}"
+        name = f"{relative.stem}{output.suffix}{output.suffix_for(source)}"
         destination = (root / relative.parent / name).resolve()
         if not destination.is_relative_to(root):
             raise ConfigError(f"{source}: its output {destination} would fall outside {root}")
@@ -284,7 +282,6 @@ def run_batch(
         The records (also written to ``out_dir/manifest.json``) and counts.
     """
     from .io import decode, encode, remove_stale_temps
-    from .pipeline import encode_options
 
     out_dir = Path(out_dir)
     planned = collect_jobs(inputs, out_dir, pipeline.output, recursive=recursive, pattern=pattern)
@@ -331,7 +328,7 @@ def run_batch(
     def timed_encode(job: Job, raster: Any) -> float:
         t0 = time.perf_counter()
         job.destination.parent.mkdir(parents=True, exist_ok=True)
-        encode(raster, job.destination, **encode_options(pipeline.output, job.source))
+        encode(raster, job.destination, **pipeline.output.encode_options(job.source))
         return time.perf_counter() - t0
 
     decoder = ThreadPoolExecutor(workers, thread_name_prefix="enhance-decode")

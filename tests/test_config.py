@@ -186,3 +186,14 @@ def test_override_errors_name_file_and_pipeline(tmp_path: Path) -> None:
         load_pipeline_spec(path, "p", overrides=["factor"])
     with pytest.raises(ConfigError, match=rf"^{where}: --set 'x.y=1': the pipeline has no stage 'x'"):
         load_pipeline_spec(path, "p", overrides=["x.y=1"])
+
+
+def test_the_output_spec_says_what_each_output_becomes() -> None:
+    same16 = OutputSpec(format="same", bit_depth=16)
+    assert same16.bit_depth_for(Path("a.png")) == (16, None)
+    assert same16.bit_depth_for(Path("a.jpg")) == (8, "written 8-bit: JPEG holds 8-bit samples only")
+    assert same16.suffix_for(Path("a.JPG")) == ".JPG"
+    assert same16.encode_options(Path("a.webp")) == {"format": "WEBP", "quality": 95, "lossless": False}
+    webp = OutputSpec(format="webp", quality=80)
+    assert webp.suffix_for(Path("a.png")) == ".webp" and webp.bit_depth_for(Path("a.png")) == (8, None)
+    assert webp.encode_options(None) == {"format": "webp", "quality": 80, "lossless": False}
