@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from enhance.metrics.banding import DEFAULT_MAX_STEP, banding_index, banding_map
-from enhance.synthetic import banded, quantize, texture
+from tests.synthetic import banded, quantize, texture
 
 # small frames need gentle gradients for one-code bands to be several pixels wide
 SMALL = {"height": 192, "width": 256, "contrast": 0.25}

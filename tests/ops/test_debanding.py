@@ -10,7 +10,7 @@ from enhance.image import Image, from_image, to_image
 from enhance.metrics import ssim
 from enhance.metrics.banding import banding_index
 from enhance.ops import deband
-from enhance.synthetic import banded
+from tests.synthetic import banded
 
 SMALL = {"height": 192, "width": 256, "contrast": 0.25}
 

@@ -16,7 +16,7 @@ from enhance.image import Image
 from enhance.metrics.banding import banding_index
 from enhance.stages.deband import Deband, combine_seeds
 from enhance.stages.registry import get_stage
-from enhance.synthetic import banded
+from tests.synthetic import banded
 
 SMALL = {"height": 192, "width": 256, "contrast": 0.25}
 
