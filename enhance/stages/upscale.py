@@ -24,6 +24,7 @@ Around either engine the stage handles what upstream leaves to the caller:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from ..image import Image
     from ..ops.tiling import TileStats
 
-__all__ = ["Upscale", "UpscaleParams", "DEFAULT_MODEL"]
+__all__ = ["Upscale", "UpscaleParams", "DEFAULT_MODEL", "model_forward"]
 
 #: the default model: fast (SRVGGNetCompact, 32 convs), general content, tunable denoise.
 DEFAULT_MODEL = "realesr-general-x4v3"
@@ -115,17 +116,15 @@ def _bleed(colour: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     return torch.where(alpha > 0, colour, estimate[0].clamp_(0.0, 1.0))
 
 
-def _raw_call(descriptor: Any) -> Any:
-    """The model's forward without spandrel's ``__call__`` wrapper.
+def model_forward(descriptor: Any) -> Any:
+    """The model's forward without spandrel's ``__call__`` wrapper: ``[B,C,h,w] -> [B,C,h*s,w*s]``.
 
     The wrapper clamps to [0, 1], which turns an fp16 overflow (+Inf) into plausible white and
     hides it from the NaN/Inf check, and pads every call, which the tiler already does once.
-    Models with a custom call (a few architectures) keep it; ``_call_fn`` is spandrel's hook
-    for that, present since 0.1.
+    Models with a custom call (a few architectures) keep it: every spandrel image model carries
+    its call function (``_call_fn``, set for all of them since spandrel 0.1; enhance needs 0.4).
     """
-    call = getattr(descriptor, "_call_fn", None)
-    model = descriptor.model
-    return model if call is None else _BoundCall(call, model)
+    return _BoundCall(descriptor._call_fn, descriptor.model)
 
 
 class _BoundCall:
@@ -150,6 +149,20 @@ class Upscale(Stage):
     description = "Real-ESRGAN super-resolution (any spandrel model): seamless tiles, fp16 on CUDA, alpha kept"
     Params = UpscaleParams
     params: UpscaleParams
+
+    def __init__(
+        self,
+        params: StageParams | Mapping[str, Any] | None = None,
+        /,
+        *,
+        model_call: Callable[[Any], Callable[[torch.Tensor], torch.Tensor]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``model_call`` turns a loaded spandrel model into the forward function the tiler runs
+        (default :func:`model_forward`): the place to wrap it (count, profile, compile) or to stand
+        in for it. The ``realesrgan`` engine runs upstream's code and does not use it."""
+        super().__init__(params, **kwargs)
+        self._model_call = model_call or model_forward
 
     # -- setup -----------------------------------------------------------------------------------
 
@@ -238,12 +251,12 @@ class Upscale(Stage):
         if p.engine == "realesrgan":
             return self._reference_for(dtype)
         descriptor = self._load(dtype)
-        call = _raw_call(descriptor)
+        call = self._model_call(descriptor)
         fallback = None
         if dtype != torch.float32:
 
             def fallback(t: torch.Tensor) -> torch.Tensor:  # loaded only if a tile ever overflows
-                return _raw_call(self._load(torch.float32))(t)
+                return self._model_call(self._load(torch.float32))(t)
 
         if (p.tile == "auto" or p.batch == "auto") and dtype not in self._bpp:
             self._bpp[dtype] = estimate_bytes_per_pixel(
