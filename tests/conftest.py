@@ -6,11 +6,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from enhance.metrics import registry as metric_registry
 from enhance.stages import registry as stage_registry
+
+if TYPE_CHECKING:
+    import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 #: ../shared beside the repo root (real model and photos); ENHANCE_SHARED overrides it.
@@ -75,3 +79,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def device(request: pytest.FixtureRequest) -> str:
     """Run a test on CPU, and on CUDA where present."""
     return request.param
+
+
+@pytest.fixture(params=["float16", "float32", "float64"])
+def dtype(request: pytest.FixtureRequest) -> torch.dtype:
+    """Run a test in each float precision a tensor may come in (tolerances are the test's to choose)."""
+    import torch
+
+    return getattr(torch, request.param)

@@ -49,6 +49,7 @@ def small_config(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_help_is_fast_path_without_heavy_imports() -> None:
     code = (
         "import sys\n"
@@ -62,6 +63,7 @@ def test_help_is_fast_path_without_heavy_imports() -> None:
     assert "HEAVY []" in out.stdout, out.stdout[-500:] + out.stderr[-500:]
 
 
+@pytest.mark.slow
 def test_run_resize_only_pipeline_on_generated_folder(tmp_path: Path) -> None:
     generated_folder(tmp_path / "in")
     config = small_config(tmp_path)
@@ -80,6 +82,7 @@ def test_run_resize_only_pipeline_on_generated_folder(tmp_path: Path) -> None:
     assert again.returncode == 0 and "0 done, 4 skipped" in again.stderr
 
 
+@pytest.mark.slow
 def test_run_with_bad_files_exits_1_and_names_them(tmp_path: Path) -> None:
     generated_folder(tmp_path / "in")
     (tmp_path / "in" / "zero.png").write_bytes(b"")
@@ -91,6 +94,7 @@ def test_run_with_bad_files_exits_1_and_names_them(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_config_errors_exit_2_with_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("pipelines:\n  p:\n    stages:\n      - resize: {long_sid: 10}\n")
@@ -114,6 +118,7 @@ def test_config_errors_exit_2_with_one_line(tmp_path: Path) -> None:
     assert out.returncode == 2  # usage error from the parser
 
 
+@pytest.mark.slow
 def test_set_override_and_dry_run(tmp_path: Path) -> None:
     generated_folder(tmp_path / "in")
     config = small_config(tmp_path)
@@ -129,6 +134,7 @@ def test_set_override_and_dry_run(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "method='nearest' is invalid" in bad.stderr
 
 
+@pytest.mark.slow
 def test_pipelines_and_stages_commands(tmp_path: Path) -> None:
     config = small_config(tmp_path)
     listed = enhance("pipelines", "list", "-c", str(config))

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import warnings
 import zlib
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -35,7 +36,10 @@ PROMPT_JA = "灯台、夕暮れ — ünïcode"
 # -- helpers -----------------------------------------------------------------------------------
 
 
+@cache
 def srgb_icc() -> bytes:
+    """An sRGB profile, made once: littleCMS stamps each new profile with the current time, so two
+    made a second apart differ (the metadata tests failed when writing and checking straddled one)."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 

@@ -105,6 +105,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "rep").exists()
 
 
+@pytest.mark.slow
 def test_help_does_not_import_torch() -> None:
     import subprocess
     import sys

@@ -15,9 +15,11 @@ def test_luma_is_the_y_of_ycbcr(device: str) -> None:
     torch.testing.assert_close(y, rgb_to_ycbcr(x)[:1], atol=1e-6, rtol=0)
 
 
-def test_luma_of_a_neutral_pixel_is_its_value() -> None:
-    x = torch.linspace(0, 1, 11).view(1, 1, 11).expand(3, 1, 11)
-    torch.testing.assert_close(luma(x), x[:1], atol=1e-6, rtol=0)
+def test_luma_keeps_the_dtype_and_a_neutral_pixel_is_its_value(dtype: torch.dtype) -> None:
+    x = torch.linspace(0, 1, 11, dtype=dtype).view(1, 1, 11).expand(3, 1, 11)
+    y = luma(x)
+    assert y.dtype == dtype
+    torch.testing.assert_close(y, x[:1], atol=2e-3 if dtype == torch.float16 else 1e-6, rtol=0)
 
 
 def test_luma_takes_batches_and_keeps_gray_as_is() -> None:

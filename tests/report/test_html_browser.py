@@ -20,7 +20,10 @@ from ..conftest import KODAK
 from ..metrics.images import gaussian_blur, load_planes, save_planes
 from .browser import CHROMIUM, Browser
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"),
+    pytest.mark.slow,
+]
 
 
 class UpSharpen(Stage):

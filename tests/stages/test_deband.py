@@ -83,6 +83,7 @@ def test_importing_the_stage_does_not_import_torch() -> None:
     assert result.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_debands_and_keeps_alpha(device: str) -> None:
     frame = banded("posterized64", **SMALL)  # type: ignore[arg-type]
     alpha = torch.rand(1, *frame.image.shape[1:])
@@ -100,6 +101,7 @@ def test_grey_images_work(device: str) -> None:
     assert not torch.equal(out.pixels, grey.pixels)
 
 
+@pytest.mark.slow
 def test_seed_combines_the_run_seed_and_the_stage_seed() -> None:
     image = Image(banded("banded", **SMALL).image)  # type: ignore[arg-type]
 
@@ -112,6 +114,7 @@ def test_seed_combines_the_run_seed_and_the_stage_seed() -> None:
     assert combine_seeds(1, 2) != combine_seeds(2, 1)
 
 
+@pytest.mark.slow
 def test_numpy_uint8_in_numpy_uint8_out_without_bands() -> None:
     frame = banded("posterized32", **SMALL)  # type: ignore[arg-type]
     array = (frame.image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)

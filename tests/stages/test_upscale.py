@@ -257,6 +257,7 @@ def test_running_out_of_memory_fails_the_image_with_its_name(nearest_path: Path)
 KODAK_CROPS = [("kodim05.png", 100, 120), ("kodim13.png", 250, 40), ("kodim23.png", 180, 300)]
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_untiled_fp32_output_equals_upstream_realesrganer() -> None:
     """Parity: our stage and upstream RealESRGANer (tile=0, pre_pad=0, fp32) on the real model."""
