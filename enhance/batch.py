@@ -93,7 +93,8 @@ def discover(
     Raises:
         ConfigError: an input does not exist.
     """
-    from .io import SUPPORTED_SUFFIXES, TEMP_MARKER
+    from .files import is_temp_name
+    from .io import SUPPORTED_SUFFIXES
 
     suffixes = {s.lower() for s in SUPPORTED_SUFFIXES}
     exclude = exclude.resolve() if exclude is not None else None
@@ -111,7 +112,7 @@ def discover(
         walker = item.rglob("*") if recursive else item.glob("*")
         for path in sorted(walker):
             relative = path.relative_to(item)
-            if any(part.startswith(".") for part in relative.parts) or TEMP_MARKER in path.name:
+            if any(part.startswith(".") for part in relative.parts) or is_temp_name(path.name):
                 continue
             if path.suffix.lower() not in suffixes or not path.is_file():
                 continue

@@ -95,10 +95,9 @@ def build_manifest(kind: str, records: list[dict[str, Any]], *, started: str, **
 
 def write_manifest(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` as JSON, atomically."""
-    from .io import atomic_output
+    from .files import atomic_write_text
 
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def read_records(path: Path) -> dict[str, dict[str, Any]]:

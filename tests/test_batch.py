@@ -217,10 +217,25 @@ def test_stale_temp_files_are_cleaned(tmp_path: Path) -> None:
     make_images(tmp_path / "in", 1)
     out = tmp_path / "out"
     out.mkdir()
-    stale = out / f"img0.png{TEMP_MARKER}-crash"
+    stale = out / f"{TEMP_MARKER}-{'0' * 32}"  # what a killed write leaves
     stale.write_bytes(b"partial")
+    lookalike = out / f"img0.png{TEMP_MARKER}-crash"  # not one of enhance's names: never removed
+    lookalike.write_bytes(b"a user's file")
     run_batch(resize_pipeline(), [tmp_path / "in"], out)
-    assert not stale.exists()
+    assert not stale.exists() and lookalike.read_bytes() == b"a user's file"
+
+
+def test_a_photo_named_like_a_temp_file_is_an_input_and_never_removed(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    photo = src / "holiday.enhance-tmp.png"
+    PILImage.new("RGB", (48, 32), "red").save(photo)
+    before = photo.read_bytes()
+    for _ in range(2):  # the rerun's start-up cleanup spares it too
+        result = run_batch(resize_pipeline(suffix="_small"), [src], src)
+        assert [r["relative"] for r in result.records] == ["holiday.enhance-tmp.png"]
+    assert photo.read_bytes() == before
+    assert (src / "holiday.enhance-tmp_small.png").is_file()
 
 
 def test_decode_and_encode_run_on_worker_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

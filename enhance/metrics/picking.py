@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import secrets
 import shutil
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -341,20 +340,13 @@ def _check_plan(plan: Sequence[tuple[Path, Path]], keep: _Inputs) -> None:
 def _place(source: Path, destination: Path, link: bool) -> None:
     """Copy or symlink ``source`` to ``destination`` atomically: a file or link an earlier pick
     left there is swapped for the new one in one rename (never written through)."""
-    from ..io import TEMP_MARKER, atomic_output
+    from ..files import atomic_output, atomic_symlink
 
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    if not link:
-        with atomic_output(destination) as temporary:  # os.replace swaps a link, not its target
-            shutil.copyfile(source, temporary)
+    if link:
+        atomic_symlink(source.resolve(), destination)
         return
-    temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}{TEMP_MARKER}")
-    temporary.symlink_to(source.resolve())
-    try:
-        os.replace(temporary, destination)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_output(destination) as temporary:  # os.replace swaps a link, not its target
+        shutil.copyfile(source, temporary)
 
 
 def pick_best(

@@ -42,7 +42,7 @@ def write_csv(report: dict[str, Any], path: Path) -> Path:
 
     Rows end in CRLF (RFC 4180): with that terminator Python's csv quotes a field holding a lone
     CR, so a file name with one cannot break its row and start a forged one."""
-    from ..io import atomic_output
+    from ..files import atomic_write_text
 
     columns = csv_columns(report)
     buffer = io.StringIO()
@@ -69,6 +69,5 @@ def write_csv(report: dict[str, Any], path: Path) -> Path:
             line.update(group=pick.get("group"), rank=pick.get("rank"), pick_score=pick.get("score"))
             line["picked"] = "yes" if pick.get("picked") else ("no" if pick else None)
         writer.writerow({k: _cell(v) for k, v in line.items()})
-    with atomic_output(path) as temporary:
-        temporary.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+    atomic_write_text(path, buffer.getvalue())
     return path

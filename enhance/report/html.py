@@ -367,9 +367,7 @@ def render_html(report: dict[str, Any], *, max_crops: int = MAX_CROP_IMAGES) -> 
 
 def write_html(report: dict[str, Any], path: Path, *, max_crops: int = MAX_CROP_IMAGES) -> Path:
     """Write the page to ``path`` atomically."""
-    from ..io import atomic_output
+    from ..files import atomic_write_text
 
-    text = render_html(report, max_crops=max_crops)
-    with atomic_output(path) as temporary:
-        temporary.write_text(text, encoding="utf-8")
+    atomic_write_text(path, render_html(report, max_crops=max_crops))
     return path
