@@ -136,14 +136,21 @@ def plan_jobs(found: Iterable[tuple[Path, Path]], out_dir: Path, output: OutputS
 
     Raises:
         ConfigError: an output would overwrite an input, or escape the output folder, or (with
-            ``format: same``) an input has no image suffix to take the output format from.
+            ``format: same``) an input has no image suffix to take the output format from, or an
+            output name would be longer than the file system allows.
     """
+    from .files import name_max
+
     root = out_dir.resolve()
     jobs = []
+    limits: dict[Path, int] = {}
     for source, relative in found:
         if output.format == "same":
             _check_same_format(source)
         name = f"{relative.stem}{output.suffix}{output.suffix_for(source)}"
+        folder = root / relative.parent
+        limit = limits.setdefault(folder, name_max(folder))
+        _check_name_length(source, name, limit, output)
         destination = (root / relative.parent / name).resolve()
         if not destination.is_relative_to(root):
             raise ConfigError(f"{source}: its output {destination} would fall outside {root}")
@@ -154,6 +161,23 @@ def plan_jobs(found: Iterable[tuple[Path, Path]], out_dir: Path, output: OutputS
             )
         jobs.append(Job(source, relative, destination))
     return jobs
+
+
+def _check_name_length(source: Path, name: str, limit: int, output: OutputSpec) -> None:
+    """Refuse, at planning, an output name the file system cannot hold (rather than fail the file
+    after its compute)."""
+    from .files import name_bytes
+
+    size = name_bytes(name)
+    if size > limit:
+        fix = (
+            "choose a shorter output suffix (--set output.suffix=...)"
+            if output.suffix
+            else "rename the input or choose an output format with a shorter suffix"
+        )
+        raise ConfigError(
+            f"{source}: its output name {name} would be {size} bytes, over the file system's limit of {limit}; {fix}"
+        )
 
 
 def _check_same_format(source: Path) -> None:

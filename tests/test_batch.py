@@ -238,6 +238,34 @@ def test_a_photo_named_like_a_temp_file_is_an_input_and_never_removed(tmp_path: 
     assert (src / "holiday.enhance-tmp_small.png").is_file()
 
 
+LONGEST_STEM = "n" * 251  # + ".png": 255 bytes, the longest name most file systems accept
+
+
+def test_names_at_the_file_system_limit_go_through_a_run(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    PILImage.new("RGB", (48, 32), "red").save(src / f"{LONGEST_STEM}.png")
+    PILImage.new("RGB", (48, 32), "blue").save(src / f"{'j' * 251}.jpg")
+    result = run_batch(resize_pipeline(), [src], out)
+    assert result.summary["done"] == 2, result.records
+    assert decode(out / f"{LONGEST_STEM}.png").array.shape[:2] == (16, 24)
+    assert (out / f"{'j' * 251}.png").is_file()
+    again = run_batch(resize_pipeline(), [src], out)
+    assert again.summary["skipped"] == 2
+    assert leftovers(out) == []
+
+
+def test_a_suffix_that_pushes_an_output_name_past_the_limit_is_a_usage_error_at_planning(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.new("RGB", (48, 32)).save(src / "short.png")
+    PILImage.new("RGB", (48, 32)).save(src / f"{LONGEST_STEM}.png")
+    expected = rf"{LONGEST_STEM}\.png: its output name {LONGEST_STEM}_4k\.png would be 258 bytes, over .* limit of 255"
+    with pytest.raises(ConfigError, match=expected):
+        run_batch(resize_pipeline(suffix="_4k"), [src], tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # refused before any image: nothing written
+
+
 def test_decode_and_encode_run_on_worker_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import enhance.io as io
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import ConfigError, EnhanceError
+from ..errors import ConfigError, EnhanceError, InputError
 from ..manifest import build_manifest, failure_message, new_record, now
 
 __all__ = ["Ranking", "parse_weights", "ranking_for", "group_candidates", "pick_best"]
@@ -337,9 +337,38 @@ def _check_plan(plan: Sequence[tuple[Path, Path]], keep: _Inputs) -> None:
             raise ConfigError(f"{where}, but {existing} is a file, not a folder; choose another -o")
 
 
+def _name_fits(destination: Path) -> None:
+    """Refuse a picked file's name the file system cannot hold (``-2`` added to a name already at
+    the limit); that file fails alone.
+
+    Raises:
+        InputError: the name is too long.
+    """
+    from ..files import name_bytes, name_max
+
+    size, limit = name_bytes(destination.name), name_max(destination.parent)
+    if size > limit:
+        raise InputError(
+            f"{destination}: the name would be {size} bytes, over the file system's limit of {limit} "
+            "(another picked file of this group has the same name); rename one of them"
+        )
+
+
+def _pick_failed(record: dict[str, Any], pick: dict[str, Any], message: str, echo: Callable[[str], None]) -> None:
+    """Mark a picked file that could not be placed as failed (one line); the pick goes on."""
+    pick["picked"] = False
+    pick.pop("copied_to", None)
+    record.update(status="failed", error=message)
+    echo(f"failed: {message}")
+
+
 def _place(source: Path, destination: Path, link: bool) -> None:
     """Copy or symlink ``source`` to ``destination`` atomically: a file or link an earlier pick
-    left there is swapped for the new one in one rename (never written through)."""
+    left there is swapped for the new one in one rename (never written through).
+
+    Raises:
+        OSError: the copy or link failed (disk full...).
+    """
     from ..files import atomic_output, atomic_symlink
 
     if link:
@@ -425,6 +454,7 @@ def pick_best(
     # 3. every destination, planned
     plan: list[tuple[Path, Path]] = []
     placed: set[Path] = set()
+    entries: dict[Path, tuple[dict[str, Any], dict[str, Any]]] = {}  # destination -> record, pick
     for group, members, group_records, scores in ranked:
         order = sorted(
             (i for i, s in enumerate(scores) if s is not None), key=lambda i: (-scores[i], members[i][1].as_posix())
@@ -437,8 +467,14 @@ def pick_best(
                 path = members[index][0]
                 destination = _destination(root, folder, path, placed)
                 placed.add(destination)
-                plan.append((path, destination))
-                pick["copied_to"] = str(destination)
+                try:
+                    _name_fits(destination)
+                except InputError as exc:
+                    _pick_failed(record, pick, f"{path}: not {'linked' if link else 'copied'}: {exc}", echo)
+                else:
+                    plan.append((path, destination))
+                    pick["copied_to"] = str(destination)
+                    entries[destination] = (record, pick)
             record["results"]["pick"] = pick
         for index, record in enumerate(group_records):
             if scores[index] is None and record["status"] == "done":
@@ -448,7 +484,13 @@ def pick_best(
     # 4. the whole plan, checked; 5. only then copied or linked
     _check_plan(plan, _Inputs(inputs, found, root))
     for path, destination in plan:
-        _place(path, destination, link)
+        try:
+            _place(path, destination, link)
+        except OSError as exc:  # this file only: the others are still placed
+            how = "linked" if link else "copied"
+            _pick_failed(
+                *entries[destination], f"{path}: cannot be {how} to {destination} ({exc.strerror or exc})", echo
+            )
 
     return build_manifest(
         "pick",

@@ -207,3 +207,13 @@ def test_input_folder_inside_the_output_folder_is_scored(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "out" / "report.json").read_text())
     assert [r["relative"] for r in data["files"]] == ["n.png"]
+
+
+def test_names_at_the_file_system_limit_are_scored(tmp_path: Path) -> None:
+    longest = "n" * 251 + ".png"
+    (tmp_path / "in").mkdir()
+    save_planes(torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(0)), tmp_path / "in" / longest)
+    result = score(str(tmp_path / "in"), "-o", str(tmp_path / "rep"), "--metrics", "sharpness")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert [r["relative"] for r in report["files"]] == [longest] and report["counts"]["scored"] == 1
