@@ -305,14 +305,51 @@ def run_batch(
 
     Returns:
         The records (also written to ``out_dir/manifest.json``) and counts.
+
+    Raises:
+        ConfigError: bad usage (see :func:`collect_jobs`), a setup failure, or an ``out_dir``
+            that cannot be created or written, or that another enhance command is writing into:
+            the folder is held for the whole run (:func:`enhance.files.lock_folder`), and taking
+            it is the run's first write, before any image is read.
     """
-    from .io import decode, encode, remove_stale_temps
+    from .files import lock_folder
 
     out_dir = Path(out_dir)
+    with lock_folder(out_dir, "enhance run"):
+        return _run_locked(
+            pipeline,
+            inputs,
+            out_dir,
+            recursive=recursive,
+            pattern=pattern,
+            overwrite=overwrite,
+            jobs=jobs,
+            progress=progress,
+            echo=echo,
+            config=config,
+        )
+
+
+def _run_locked(
+    pipeline: Pipeline,
+    inputs: Sequence[Path | str],
+    out_dir: Path,
+    *,
+    recursive: bool,
+    pattern: str | None,
+    overwrite: bool,
+    jobs: int | None,
+    progress: bool,
+    echo: Callable[[str], None],
+    config: Path | None,
+) -> BatchResult:
+    """:func:`run_batch` once the output folder is held."""
+    from .files import remove_stale_temps
+    from .io import decode, encode
+
     planned = collect_jobs(inputs, out_dir, pipeline.output, recursive=recursive, pattern=pattern)
     base = pipeline.setup()  # ConfigError here: nothing processed, nothing written
 
-    _make_out_dir(out_dir)
     remove_stale_temps(out_dir)
     manifest_path = out_dir / MANIFEST_NAME
     previous = read_records(manifest_path)
@@ -434,17 +471,6 @@ def run_batch(
         result.records.sort(key=lambda r: order.get(r["input"], len(order)))
         _write_manifest(result, previous, pipeline, base, config, started)
     return result
-
-
-def _make_out_dir(out_dir: Path) -> None:
-    """Create the output folder; a path that cannot be one (read-only, under a file) is a usage
-    error before any image, not a traceback."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"-o {out_dir}: cannot create the output folder ({exc.strerror or exc}); choose another -o"
-        ) from None
 
 
 def _check_collisions(jobs: Sequence[Job]) -> None:

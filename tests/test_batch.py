@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import threading
 from pathlib import Path
@@ -17,6 +18,8 @@ from enhance.io import TEMP_MARKER, decode
 from enhance.pipeline import Pipeline
 from enhance.stages import Stage, StageParams
 from enhance.stages.resize import Resize
+
+from .outfolders import deny_writes_in, held_by_another_process
 
 
 def make_images(folder: Path, count: int = 3, size: tuple[int, int] = (48, 32)) -> list[Path]:
@@ -435,3 +438,42 @@ def test_output_that_falls_inside_an_input_folder_under_the_output_is_refused(tm
     with pytest.raises(ConfigError, match=r"x/img0\.png: its output .*out/x/img0\.png would fall inside the input"):
         run_batch(resize_pipeline(), [out / "x"], out, recursive=True, pattern="x/*", overwrite=True)
     assert kept.read_bytes() == before and not (out / MANIFEST_NAME).exists()
+
+
+# -- one writer per output folder --------------------------------------------------------------
+
+
+def test_a_run_into_a_folder_another_command_holds_is_refused_before_touching_it(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 3)
+    run_batch(resize_pipeline(), [src], out)
+    their_temp = out / f"{TEMP_MARKER}-{'a' * 32}"  # the other command's write in flight
+    their_temp.write_bytes(b"in flight")
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()}
+    with held_by_another_process(out) as holder:
+        for overwrite in (False, True):
+            with pytest.raises(ConfigError, match=rf"another enhance command \(pid {holder.pid}, started .+\)"):
+                run_batch(resize_pipeline(), [src], out, overwrite=overwrite)
+        assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir() if p.name != ".enhance.lock"} == (
+            before
+        )
+    result = run_batch(resize_pipeline(), [src], out, overwrite=True)  # the holder is gone: the folder is free
+    assert result.summary["done"] == 3 and not their_temp.exists()
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EPERM])
+def test_an_output_folder_that_refuses_writes_is_a_usage_error_before_any_image_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    import enhance.io as io
+
+    make_images(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    decoded: list[Path] = []
+    real_decode = io.decode
+    monkeypatch.setattr(io, "decode", lambda path, *a, **k: decoded.append(path) or real_decode(path, *a, **k))
+    deny_writes_in(out, monkeypatch, code)
+    with pytest.raises(ConfigError, match=r"-o .*out: cannot write into the output folder \(.+\)"):
+        run_batch(resize_pipeline(), [tmp_path / "in"], out)
+    assert decoded == [] and list(out.iterdir()) == []

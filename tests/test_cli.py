@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from enhance.cli import app
 from enhance.stages import Stage, StageParams, register_stage
 from tests.conftest import ROOT
+from tests.outfolders import held_by_another_process
 
 
 def enhance(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -264,3 +265,15 @@ def test_sigterm_unwinds_like_ctrl_c() -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert cleaned == [True]
+
+
+def test_a_second_run_into_a_held_folder_exits_2_with_one_line(tmp_path: Path) -> None:
+    generated_folder(tmp_path / "in")
+    config = small_config(tmp_path)
+    args = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "small"]
+    with held_by_another_process(tmp_path / "out") as holder:
+        out = enhance(*args)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert f"another enhance command (pid {holder.pid}, started" in out.stderr and "choose another -o" in out.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".enhance.lock"]
+    assert enhance(*args).returncode == 0  # once the holder is gone

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from enhance import files
+from enhance.errors import ConfigError
 from enhance.files import (
     TEMP_MARKER,
     atomic_output,
@@ -15,8 +18,11 @@ from enhance.files import (
     atomic_write_bytes,
     atomic_write_text,
     is_temp_name,
+    lock_folder,
     remove_stale_temps,
 )
+
+from .outfolders import deny_writes_in, held_by_another_process
 
 LONGEST = "n" * 251 + ".png"  # 255 bytes: the longest name ext4, xfs, btrfs and tmpfs accept
 
@@ -123,3 +129,74 @@ def test_stale_cleanup_removes_only_enhances_own_temp_files(tmp_path: Path) -> N
     assert {p: p.read_bytes() for p in keep} == keep
     assert victim.read_bytes() == b"precious" and (folder / "inside.png").read_bytes() == b"kept"
     assert not (out / files.LOCK_NAME).exists()  # cleanup took the folder's lock and let it go
+
+
+def test_stale_cleanup_spares_a_folder_another_command_holds(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "theirs").mkdir(parents=True)
+    mine, theirs = temp_like(out), temp_like(out / "theirs")
+    with held_by_another_process(out / "theirs"):  # a command writing into a folder inside ours
+        assert remove_stale_temps(out) == [mine]
+        assert theirs.exists()
+        with pytest.raises(ConfigError, match="another enhance command"):
+            remove_stale_temps(out / "theirs")
+    with held_by_another_process(tmp_path):  # ... or into a folder above ours
+        assert remove_stale_temps(out / "theirs") == [] and theirs.exists()
+    assert remove_stale_temps(out) == [theirs]
+
+
+# -- the folder lock ---------------------------------------------------------------------------
+
+
+def test_a_folder_held_by_another_process_is_refused_naming_it_until_that_process_dies(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with held_by_another_process(out) as holder:
+        message = (
+            rf"-o {re.escape(str(out))}: another enhance command "
+            rf"\(pid {holder.pid}, started 2024-01-01T00:00:00\+00:00\) is writing into this folder; "
+            "wait for it to finish or choose another -o"
+        )
+        with pytest.raises(ConfigError, match=message):
+            lock_folder(out, "enhance run")
+        holder.kill()  # SIGKILL: no clean-up of its own, the kernel lets the lock go
+        holder.wait()
+        with lock_folder(out, "enhance run") as lock:
+            assert lock.held and f'"pid": {os.getpid()}' in (out / files.LOCK_NAME).read_text()
+    assert os.listdir(out) == []  # the lock file goes with the lock
+
+
+def test_a_second_lock_in_the_same_process_conflicts_and_created_folders_go_when_unused(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "out"
+    with lock_folder(out):
+        with pytest.raises(ConfigError, match=rf"another enhance command \(pid {os.getpid()},"):
+            lock_folder(out)
+        (out / "kept.txt").write_text("something was written")
+    assert (out / "kept.txt").exists()
+    (out / "kept.txt").unlink()
+    with lock_folder(out):
+        pass
+    assert out.exists()  # it existed before this lock: never removed
+    out.rmdir()
+    out.parent.rmdir()
+    with lock_folder(out):
+        pass
+    assert not (tmp_path / "new").exists()  # a usage error after the lock leaves no empty folder behind
+
+
+@pytest.mark.parametrize(("code", "reason"), [(errno.EROFS, "Read-only file system"), (errno.EPERM, "not permitted")])
+def test_a_folder_that_refuses_writes_is_refused_at_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, reason: str
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    deny_writes_in(out, monkeypatch, code)
+    with pytest.raises(ConfigError, match=rf"-o .*out: cannot write into the output folder \(.*{reason}.*\); make it"):
+        lock_folder(out)
+
+
+def test_a_file_or_an_impossible_path_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="exists and is not a folder"):
+        lock_folder(tmp_path / "file")
+    with pytest.raises(ConfigError, match=r"cannot create the output folder \(.+\); choose another -o"):
+        lock_folder(tmp_path / "file" / "sub")

@@ -38,7 +38,6 @@ def pick(
 ) -> None:
     """Rank candidates per prompt and copy (or link) the best into OUTPUT, with the ranking in the report."""
     from ..metrics.picking import pick_best, ranking_for
-    from ..report import write_reports
 
     with user_errors(), interruptible("interrupted before the report was written; rerun to pick"):
         ranking = ranking_for(metric, weights)
@@ -53,7 +52,7 @@ def pick(
             device=device,
             echo=lambda line: typer.echo(f"enhance: {line}", err=True),
         )
-        written = write_reports(manifest, output)
+        written = manifest["reports"]
     if not quiet:
         for record in manifest["files"]:
             chosen = record["results"].get("pick") or {}

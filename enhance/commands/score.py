@@ -58,7 +58,6 @@ def score(
     if not paths:
         raise fail("give at least one image file or folder to score (or --list)")
     from ..metrics.scoring import score_files
-    from ..report import write_reports
 
     with user_errors(), interruptible("interrupted before the report was written; rerun to score"):
         manifest = score_files(
@@ -69,10 +68,10 @@ def score(
             device=device,
             recursive=recursive,
             pattern=glob,
-            exclude=output,
+            out_dir=output,  # held while scoring; the reports are written there
             echo=lambda line: typer.echo(f"enhance: {line}", err=True),
         )
-        written = write_reports(manifest, output)
+        written = manifest["reports"]
     if not quiet:
         names = manifest["metrics"]
         for record in manifest["files"]:

@@ -388,24 +388,25 @@ def pick_best(
     pattern: str | None = None,
     link: bool = False,
     device: str = "auto",
+    reports: bool = True,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Rank every group's candidates, copy or link the best ``top`` into ``out_dir/<group>/``,
-    and return a manifest-shaped dict (``kind: "pick"``) for the reports.
+    write the reports into ``out_dir`` (with ``reports``), and return a manifest-shaped dict
+    (``kind: "pick"``; the report paths under ``"reports"``).
 
-    In order: the options are checked, every candidate is scored, every destination is planned
-    and the whole plan checked; only then is anything copied or linked.
+    In order: the options are checked, ``out_dir`` is taken (held for the whole call: one writer
+    per folder, :func:`enhance.files.lock_folder`), every candidate is scored, every destination
+    is planned and the whole plan checked; only then is anything copied or linked.
 
     Raises:
-        ConfigError: bad options, missing inputs, no images found, or a plan that would write
-            onto an input or into an input folder (before any file is copied).
+        ConfigError: bad options, missing inputs, no images found, an ``out_dir`` that cannot be
+            written or that another enhance command is writing into (before any image is read),
+            or a plan that would write onto an input or into an input folder (before any file is
+            copied).
     """
-    import torch
-
-    from ..batch import discover
     from ..devices import resolve_device
-    from ..io import read
-    from .registry import compute
+    from ..files import lock_folder
 
     # 1. the options
     if top < 1:
@@ -416,8 +417,37 @@ def pick_best(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"-o {out_dir}: exists and is not a folder; choose another -o")
-    root = out_dir.resolve()
     target = resolve_device(device)
+    with lock_folder(out_dir, "enhance pick"):
+        manifest = _pick_locked(inputs, out_dir, ranking, top, group_by, pattern, link, target, echo)
+        if reports:
+            from ..report import write_reports
+
+            manifest["reports"] = [str(p) for p in write_reports(manifest, out_dir)]
+    return manifest
+
+
+def _pick_locked(
+    inputs: Sequence[Path | str],
+    out_dir: Path,
+    ranking: Ranking,
+    top: int,
+    group_by: GroupBy,
+    pattern: str | None,
+    link: bool,
+    target: Any,
+    echo: Callable[[str], None],
+) -> dict[str, Any]:
+    """:func:`pick_best` from step 2, once ``out_dir`` is held."""
+    import torch
+
+    from ..batch import discover
+    from ..files import remove_stale_temps
+    from ..io import read
+    from .registry import compute
+
+    root = out_dir.resolve()
+    remove_stale_temps(out_dir)
 
     # 2. every candidate, scored
     found = discover(inputs, recursive=True, exclude=out_dir)

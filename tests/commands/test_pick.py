@@ -14,6 +14,7 @@ from enhance.metrics.picking import parse_weights
 
 from ..conftest import KODAK
 from ..metrics.images import gaussian_blur, load_planes, save_planes
+from ..outfolders import held_by_another_process
 
 runner = CliRunner()
 
@@ -344,3 +345,15 @@ def test_names_at_the_file_system_limit_are_picked_and_a_dedup_name_past_it_fail
     assert (tmp_path / "best" / "h" / longest).is_file()  # the command went on after that file
     report = json.loads((tmp_path / "best" / "report.json").read_text())
     assert sorted(r["status"] for r in report["files"]) == ["done", "done", "failed"]
+
+
+def test_a_pick_folder_another_command_holds_is_refused_before_anything_is_copied(tmp_path: Path) -> None:
+    import torch
+
+    (tmp_path / "in" / "prompt").mkdir(parents=True)
+    save_planes(torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0)), tmp_path / "in" / "prompt" / "a.png")
+    with held_by_another_process(tmp_path / "best") as holder:
+        result = pick(str(tmp_path / "in"), "-o", str(tmp_path / "best"))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and f"another enhance command (pid {holder.pid}" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "best").iterdir()) == [".enhance.lock"]  # the holder's only

@@ -15,6 +15,7 @@ from enhance.metrics import psnr_y, sharpness, ssim
 
 from ..conftest import KODAK
 from ..metrics.images import gaussian_blur, load_planes, save_planes
+from ..outfolders import held_by_another_process
 
 runner = CliRunner()
 
@@ -217,3 +218,13 @@ def test_names_at_the_file_system_limit_are_scored(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert [r["relative"] for r in report["files"]] == [longest] and report["counts"]["scored"] == 1
+
+
+def test_a_report_folder_another_command_holds_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    save_planes(torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(0)), tmp_path / "in" / "a.png")
+    with held_by_another_process(tmp_path / "rep") as holder:
+        result = score(str(tmp_path / "in"), "-o", str(tmp_path / "rep"), "--metrics", "sharpness")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and f"another enhance command (pid {holder.pid}" in result.stderr
+    assert not (tmp_path / "rep" / "report.json").exists()
