@@ -3,7 +3,9 @@ compute in order on the device, write atomically, and keep a manifest of every f
 
 One bad file never stops the batch: it is reported in one line, recorded in ``manifest.json`` and
 the run goes on. Ctrl-C leaves no partial file (writes are atomic and in-flight writes finish), and
-a rerun skips what is done.
+a rerun skips what is done. The output folder is held by one command at a time
+(:func:`enhance.files.lock_folder`), and each finished file's record is journalled as it finishes
+(:class:`enhance.manifest.Journal`), so a run killed outright loses no record either.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from typing import TYPE_CHECKING, Any
 from .devices import is_out_of_memory, release_memory
 from .errors import ConfigError
 from .manifest import (
+    JOURNAL_NAME,
     MANIFEST_NAME,
+    Journal,
     build_manifest,
     failure_message,
     new_record,
     now,
-    read_records,
+    read_earlier,
     summarize,
     write_manifest,
 )
@@ -213,7 +217,7 @@ def collect_jobs(
     """
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"-o {out_dir}: exists and is not a folder; choose another -o")
-    earlier = list(read_records(out_dir / MANIFEST_NAME).values())
+    earlier = list(read_earlier(out_dir).values())
     earlier_outputs = [Path(r["output"]) for r in earlier if r.get("output")]
     found = discover(inputs, recursive=recursive, pattern=pattern, exclude=out_dir, skip=earlier_outputs)
     jobs = plan_jobs(found, out_dir, output)
@@ -352,46 +356,49 @@ def _run_locked(
 
     remove_stale_temps(out_dir)
     manifest_path = out_dir / MANIFEST_NAME
-    previous = read_records(manifest_path)
+    previous = read_earlier(out_dir)  # a killed run's journal included
     result = BatchResult(manifest_path=manifest_path)
     started = now()
 
     todo: list[Job] = []
+    unrecorded: set[Path] = set()
     for job in planned:
-        if job.destination.exists() and not overwrite:
-            earlier = previous.get(str(job.source.resolve()), {})
-            result.records.append(
-                _record(
-                    job,
-                    "skipped",
-                    results=earlier.get("results", {}),
-                    size=earlier.get("size", {}),
-                    warnings=["output exists; rerun with --overwrite to redo it"],
-                )
-            )
-        else:
-            todo.append(job)
+        earlier = previous.get(str(job.source.resolve()), {})
+        if not overwrite and job.destination.exists():
+            if _made_by(earlier, job):
+                result.records.append(_skipped(job, earlier))
+                continue
+            unrecorded.add(job.destination)
+        todo.append(job)
 
     workers = max(1, jobs or min(4, os.cpu_count() or 1))
     window = 2 * workers  # decodes ahead / encodes behind held in memory at once
     bar = _Progress(len(todo), progress, echo)
     lock = threading.Lock()
+    journal = Journal(out_dir / JOURNAL_NAME, on_error=lambda line: bar.message(f"warning: {line}")).open()
 
     def failed(job: Job, exc: BaseException, **extra: Any) -> dict[str, Any]:
         message = failure_message(exc, job.source, job.relative)
         bar.message(f"failed: {message}")
-        return _record(job, "failed", error=message, **extra)
+        record = _record(job, "failed", error=message, **extra)
+        journal.append(record)
+        return record
 
     def timed_decode(job: Job) -> tuple[Any, float]:
         t0 = time.perf_counter()
         raster = decode(job.source)
         return raster, time.perf_counter() - t0
 
-    def timed_encode(job: Job, raster: Any) -> float:
+    def timed_encode(job: Job, raster: Any, record: dict[str, Any]) -> float:
+        """Encode and write atomically, then journal the record at once: a kill from here on
+        loses neither the output nor its record."""
         t0 = time.perf_counter()
         job.destination.parent.mkdir(parents=True, exist_ok=True)
         encode(raster, job.destination, **pipeline.output.encode_options(job.source))
-        return time.perf_counter() - t0
+        elapsed = time.perf_counter() - t0
+        record["timings"]["write"] = round(elapsed, 4)
+        journal.append(record)
+        return elapsed
 
     decoder = ThreadPoolExecutor(workers, thread_name_prefix="enhance-decode")
     encoder = ThreadPoolExecutor(workers, thread_name_prefix="enhance-encode")
@@ -436,16 +443,22 @@ def _run_locked(
                 result.records.append(failed(job, exc, timings={"read": round(read_time, 4)}))
                 bar.advance()
                 continue
+            warnings = list(ctx.warnings)
+            if job.destination in unrecorded:
+                warnings.append(
+                    "replaced an existing file of this name that no earlier run recorded writing "
+                    "(an interrupted write, or a file put there)"
+                )
             record = _record(
                 job,
                 "done",
                 timings={"read": round(read_time, 4), "compute": round(time.perf_counter() - t0, 4)},
                 size={"input": [raster.array.shape[1], raster.array.shape[0]], "output": list(image.size)},
                 results=ctx.results,
-                warnings=ctx.warnings,
+                warnings=warnings,
             )
             del image
-            writes.append((record, encoder.submit(timed_encode, job, out)))
+            writes.append((record, encoder.submit(timed_encode, job, out, record)))
             while len(writes) > window or (writes and writes[0][1].done()):
                 finish_write(*writes.popleft())
         while writes:
@@ -469,8 +482,30 @@ def _run_locked(
         bar.close()
         order = {str(j.source.resolve()): i for i, j in enumerate(planned)}
         result.records.sort(key=lambda r: order.get(r["input"], len(order)))
-        _write_manifest(result, previous, pipeline, base, config, started)
+        journal.close()
+        if _write_manifest(result, previous, pipeline, base, config, started):
+            journal.remove()  # its records are in manifest.json now
     return result
+
+
+def _made_by(earlier: dict[str, Any], job: Job) -> bool:
+    """True when an earlier run recorded making ``job``'s output from this input (done, or
+    skipped as done before): only then is an existing output skipped. An output without such a
+    record (a write a kill cut off before its record, a file someone put there) is redone, so
+    every finished input ends up with its record and results."""
+    return earlier.get("status") in ("done", "skipped") and earlier.get("output") == str(job.destination)
+
+
+def _skipped(job: Job, earlier: dict[str, Any]) -> dict[str, Any]:
+    """The record of a file an earlier run finished: its results, sizes and timings kept."""
+    return _record(
+        job,
+        "skipped",
+        timings=earlier.get("timings", {}),
+        results=earlier.get("results", {}),
+        size=earlier.get("size", {}),
+        warnings=["output exists; rerun with --overwrite to redo it"],
+    )
 
 
 def _check_collisions(jobs: Sequence[Job]) -> None:
@@ -549,11 +584,12 @@ def _write_manifest(
     base: Any,
     config: Path | None,
     started: str,
-) -> None:
-    """Write manifest.json: ``summary`` covers every file listed (earlier runs' included),
-    ``this_run`` only this run's records."""
+) -> bool:
+    """Write manifest.json (and the reports, when scored): ``summary`` covers every file listed
+    (earlier runs' included), ``this_run`` only this run's records. True once manifest.json is
+    written."""
     if result.manifest_path is None:
-        return
+        return False
     records = _merge_records(result.records, earlier)
     data = build_manifest(
         "run",
@@ -570,5 +606,6 @@ def _write_manifest(
         try:
             from .report import write_reports
         except ImportError:  # reports arrive with the scoring work; manifest is enough until then
-            return
+            return True
         write_reports(data, result.manifest_path.parent)
+    return True

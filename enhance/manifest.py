@@ -11,28 +11,46 @@ The header names the kind of run (``run``, ``score``, ``pick``), the enhance ver
 start and finish times and a summary of the statuses; reports (:mod:`enhance.report`) read it.
 A ``run`` manifest also keeps the records of earlier runs' inputs that this run did not touch
 (after this run's records): ``summary`` counts every record listed, ``this_run`` this run's only.
+
+``manifest.json`` is written once, at the end of a run. So that no record is lost when a run is
+killed (SIGKILL, the OOM killer, a power cut) before that, each finished file's record is also
+appended, as it finishes, to the journal ``OUT/.enhance-journal.jsonl`` (:class:`Journal`): one
+JSON line per record, synced to disk right after the file's output was renamed into place. The
+next run reads the manifest and then the journal (:func:`read_earlier`; a journal line wins over
+the manifest's record of the same input, a torn last line is ignored), and removes the journal
+once its own manifest.json is written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable
+import os
+import threading
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "JOURNAL_NAME",
     "MANIFEST_NAME",
+    "Journal",
     "build_manifest",
     "failure_message",
     "new_record",
     "now",
+    "read_earlier",
+    "read_journal",
     "read_records",
     "summarize",
     "write_manifest",
 ]
 
 MANIFEST_NAME = "manifest.json"
+#: the append-only record log a run keeps in its output folder until manifest.json is written
+JOURNAL_NAME = ".enhance-journal.jsonl"
+_TAIL = 1 << 20  # how far back a torn last line is looked for
 
 
 def now() -> str:
@@ -107,3 +125,105 @@ def read_records(path: Path) -> dict[str, dict[str, Any]]:
         return {r["input"]: r for r in data.get("files", []) if isinstance(r, dict) and "input" in r}
     except (OSError, ValueError, AttributeError):
         return {}
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """The records a journal holds, oldest first; lines that do not parse (the torn last line of a
+    killed run) are ignored. Empty when there is no journal."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return []
+    records = []
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("input"), str):
+            records.append(record)
+    return records
+
+
+def read_earlier(out_dir: Path) -> dict[str, dict[str, Any]]:
+    """What earlier runs recorded in ``out_dir``, by input path: the manifest's records, then
+    those of a journal a killed run left (newer: they win)."""
+    records = read_records(out_dir / MANIFEST_NAME)
+    for record in read_journal(out_dir / JOURNAL_NAME):
+        records[record["input"]] = record
+    return records
+
+
+class Journal:
+    """The run's append-only record log (see the module docs); safe to append from threads.
+
+    An append that fails (disk full, the folder became read-only) does not stop the run: the
+    records stay in memory for manifest.json, ``error`` says what went wrong and ``on_error`` is
+    told once.
+    """
+
+    def __init__(self, path: Path, on_error: Callable[[str], None] | None = None) -> None:
+        self.path = path
+        self.error: str | None = None
+        self._on_error = on_error
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> Journal:
+        """Open for appending; a torn last line a killed run left is cut first, so the next line
+        does not run into it."""
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o666)
+            size = os.fstat(self._fd).st_size
+            start = max(0, size - _TAIL)
+            tail = os.pread(self._fd, size - start, start)
+            if tail and not tail.endswith(b"\n"):
+                cut = tail.rfind(b"\n")
+                if cut >= 0 or start == 0:
+                    os.ftruncate(self._fd, start + cut + 1)
+                else:  # a torn line longer than we look back: end it (reading skips it)
+                    os.write(self._fd, b"\n")
+        except OSError as exc:
+            self._failed(exc)
+        return self
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Add ``record`` as one line and sync it to disk."""
+        line = (json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
+        with self._lock:
+            if self._fd is None:
+                return
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+                os.fsync(self._fd)
+            except OSError as exc:
+                self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        if self.error is None:
+            self.error = (
+                f"{self.path}: cannot append to the journal ({exc.strerror or exc}); this run's records are kept "
+                "in memory until manifest.json is written"
+            )
+            if self._on_error is not None:
+                self._on_error(self.error)
+
+    def close(self) -> None:
+        """Stop appending; the journal stays (a later run reads it)."""
+        with self._lock:
+            if self._fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._fd)
+                self._fd = None
+
+    def remove(self) -> None:
+        """Close and delete the journal: its records are in manifest.json now."""
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)

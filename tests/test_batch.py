@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import random
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +21,12 @@ from enhance.batch import MANIFEST_NAME, run_batch
 from enhance.config import OutputSpec
 from enhance.errors import ConfigError
 from enhance.io import TEMP_MARKER, decode
+from enhance.manifest import JOURNAL_NAME
 from enhance.pipeline import Pipeline
 from enhance.stages import Stage, StageParams
 from enhance.stages.resize import Resize
 
+from .conftest import ROOT
 from .outfolders import deny_writes_in, held_by_another_process
 
 
@@ -477,3 +485,101 @@ def test_an_output_folder_that_refuses_writes_is_a_usage_error_before_any_image_
     with pytest.raises(ConfigError, match=r"-o .*out: cannot write into the output folder \(.+\)"):
         run_batch(resize_pipeline(), [tmp_path / "in"], out)
     assert decoded == [] and list(out.iterdir()) == []
+
+
+# -- records survive a kill --------------------------------------------------------------------
+
+
+def test_a_killed_runs_journal_gives_its_files_their_records_and_is_removed(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 3)
+    pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
+    run_batch(pipe, [src], out, pattern="img0*")
+    # a later run finished img1 (output renamed, record journalled) and was killed before its manifest
+    run_batch(pipe, [src], tmp_path / "elsewhere", pattern="img1*")
+    (out / "img1.png").write_bytes((tmp_path / "elsewhere" / "img1.png").read_bytes())
+    done = json.loads((tmp_path / "elsewhere" / MANIFEST_NAME).read_text())["files"][0]
+    done["output"] = str((out / "img1.png").resolve())
+    (out / JOURNAL_NAME).write_text(json.dumps(done) + '\n{"input": "' + str(src / "img2.png"))  # torn
+
+    result = run_batch(pipe, [src], out)
+    status = {r["relative"]: r["status"] for r in result.records}
+    assert status == {"img0.png": "skipped", "img1.jpg": "skipped", "img2.png": "done"}
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert all(r["results"]["scores"]["sharpness"]["after"] == 2.0 for r in manifest["files"])
+    assert json.loads((out / "report.json").read_text())["counts"]["scored"] == 3
+    assert not (out / JOURNAL_NAME).exists()
+
+
+def test_an_existing_output_no_record_vouches_for_is_redone(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 1)
+    out.mkdir()
+    (out / "img0.png").write_bytes(b"not written by enhance")  # or cut off before its record
+    pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
+    result = run_batch(pipe, [src], out)
+    (record,) = result.records
+    assert record["status"] == "done" and record["results"]["scores"]
+    assert "no earlier run recorded writing" in record["warnings"][-1]
+    assert decode(out / "img0.png").array.shape[:2] == (16, 24)
+    assert run_batch(pipe, [src], out).records[0]["status"] == "skipped"  # now it has its record
+
+
+SCORED_PIPELINE = """\
+pipelines:
+  scored:
+    device: cpu
+    stages:
+      - resize: {long_side: 48, method: area}
+      - score: {metrics: [sharpness, entropy]}
+"""
+
+
+def test_sigkill_at_a_random_point_loses_no_record_and_a_rerun_reports_every_input_with_scores(
+    tmp_path: Path,
+) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    count = 32
+    rng = np.random.default_rng(5)
+    src.mkdir()
+    for i in range(count):
+        PILImage.fromarray(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)).save(src / f"img{i:02d}.png")
+    config = tmp_path / "pipelines.yaml"
+    config.write_text(SCORED_PIPELINE)
+    args = [sys.executable, "-m", "enhance", "run", str(src), "-o", str(out), "-c", str(config), "-p", "scored", "-q"]
+    seed = int.from_bytes(os.urandom(4), "little")
+    chance = random.Random(seed)
+    kill_after = chance.randint(1, count * 2 // 3)  # outputs present when the kill comes
+    run = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+
+    def outputs() -> list[Path]:
+        return sorted(out.glob("img*.png")) if out.is_dir() else []
+
+    while len(outputs()) < kill_after and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    time.sleep(chance.uniform(0, 0.02))
+    alive = run.poll() is None
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    assert alive, f"the run ended before the kill (seed {seed}): {run.stderr.read().decode()[-500:]}"
+    killed_with = outputs()
+    assert 0 < len(killed_with) < count, f"seed {seed}"
+    for path in killed_with:  # what a kill leaves is whole
+        assert decode(path).array.shape[:2] == (36, 48), f"{path.name}, seed {seed}"
+
+    again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, f"seed {seed}: {again.stderr}"
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    records = {r["relative"]: r for r in manifest["files"]}
+    assert sorted(records) == [f"img{i:02d}.png" for i in range(count)], f"seed {seed}"
+    for name, record in records.items():
+        assert record["status"] in ("done", "skipped"), (name, seed)
+        assert set(record["results"]["scores"]) == {"sharpness", "entropy"}, (name, seed)
+    skipped = [n for n, r in records.items() if r["status"] == "skipped"]
+    assert skipped, f"the rerun redid everything (seed {seed})"
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"]["total"] == count and report["counts"]["scored"] == count, f"seed {seed}"
+    assert not (out / JOURNAL_NAME).exists() and leftovers(out) == []
+    for path in outputs():
+        decode(path)
