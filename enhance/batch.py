@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +26,15 @@ from .errors import ConfigError
 from .manifest import (
     JOURNAL_NAME,
     MANIFEST_NAME,
+    Earlier,
     Journal,
     build_manifest,
     failure_message,
+    load_earlier,
     new_record,
     now,
     read_earlier,
+    set_aside,
     summarize,
     write_manifest,
 )
@@ -59,6 +62,8 @@ class BatchResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     manifest_path: Path | None = None
     interrupted: bool = False
+    #: one line per file of the run's own (manifest.json, a report) that could not be written
+    unwritten: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.records if r["status"] == status)
@@ -69,8 +74,9 @@ class BatchResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing failed, 1 when some file failed."""
-        return 1 if self.count("failed") else 0
+        """0 when nothing failed, 1 when some file failed or manifest.json or a report could not
+        be written."""
+        return 1 if self.count("failed") or self.unwritten else 0
 
 
 # -- discovery ---------------------------------------------------------------------------------
@@ -206,8 +212,19 @@ def collect_jobs(
     *,
     recursive: bool = False,
     pattern: str | None = None,
+    earlier: Mapping[str, dict[str, Any]] | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> list[Job]:
     """Discover inputs and plan their outputs, leaving out what earlier runs wrote into ``out_dir``.
+
+    A discovered file is left out as an earlier output only when a record vouches for it: the
+    earlier run finished it (``done``, or ``skipped`` as done before), it lies inside ``out_dir``,
+    and its size and modification time are still those the run recorded when it wrote it. So a
+    manifest that names an input as an output never makes that input vanish. How many files
+    were left out is said in one line on ``echo``.
+
+    Args:
+        earlier: the records of earlier runs by input (default: read from ``out_dir``).
 
     Raises:
         ConfigError: an ``out_dir`` that is not a folder, a missing input, an output that would
@@ -217,15 +234,40 @@ def collect_jobs(
     """
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"-o {out_dir}: exists and is not a folder; choose another -o")
-    earlier = list(read_earlier(out_dir).values())
-    earlier_outputs = [Path(r["output"]) for r in earlier if r.get("output")]
-    found = discover(inputs, recursive=recursive, pattern=pattern, exclude=out_dir, skip=earlier_outputs)
-    jobs = plan_jobs(found, out_dir, output)
+    records = list((read_earlier(out_dir) if earlier is None else earlier).values())
+    root = out_dir.resolve()
+    made = {Path(r["output"]) for r in records if _vouches_for_output(r, root)}
+    found = discover(inputs, recursive=recursive, pattern=pattern, exclude=out_dir)
+    kept = [(path, relative) for path, relative in found if path.resolve() not in made]
+    if len(kept) < len(found) and echo is not None:
+        echo(f"{len(found) - len(kept)} file(s) in the inputs left out: an earlier run wrote them into {out_dir}")
+    jobs = plan_jobs(kept, out_dir, output)
     _check_collisions(jobs)
     _check_inputs_kept(jobs)
     _check_input_folders_kept(jobs, inputs, out_dir)
-    _check_earlier_outputs(jobs, earlier)
+    _check_earlier_outputs(jobs, records)
     return jobs
+
+
+def _stamp(path: Path) -> dict[str, int]:
+    """What identifies the file a run just wrote: its size and modification time (ns)."""
+    st = path.stat()
+    return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _vouches_for_output(record: Mapping[str, Any], root: Path) -> bool:
+    """True when ``record`` says an earlier run wrote its ``output`` inside ``root`` and that file
+    is still the one it wrote (same size and modification time)."""
+    output, written = record.get("output"), record.get("written")
+    if record.get("status") not in ("done", "skipped") or not isinstance(output, str) or not isinstance(written, dict):
+        return False
+    path = Path(output)
+    if not path.is_absolute() or not path.is_relative_to(root):
+        return False
+    try:
+        return _stamp(path) == {"bytes": written.get("bytes"), "mtime_ns": written.get("mtime_ns")}
+    except OSError:
+        return False
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -351,12 +393,16 @@ def _run_locked(
     from .files import remove_stale_temps
     from .io import decode, encode
 
-    planned = collect_jobs(inputs, out_dir, pipeline.output, recursive=recursive, pattern=pattern)
+    earlier = load_earlier(out_dir)  # a killed run's journal included
+    planned = collect_jobs(
+        inputs, out_dir, pipeline.output, recursive=recursive, pattern=pattern, earlier=earlier.records, echo=echo
+    )
     base = pipeline.setup()  # ConfigError here: nothing processed, nothing written
 
     remove_stale_temps(out_dir)
+    _report_earlier(earlier, echo)
     manifest_path = out_dir / MANIFEST_NAME
-    previous = read_earlier(out_dir)  # a killed run's journal included
+    previous = earlier.records
     result = BatchResult(manifest_path=manifest_path)
     started = now()
 
@@ -397,6 +443,7 @@ def _run_locked(
         encode(raster, job.destination, **pipeline.output.encode_options(job.source))
         elapsed = time.perf_counter() - t0
         record["timings"]["write"] = round(elapsed, 4)
+        record["written"] = _stamp(job.destination)  # how a later run knows this file as ours
         journal.append(record)
         return elapsed
 
@@ -483,9 +530,22 @@ def _run_locked(
         order = {str(j.source.resolve()): i for i, j in enumerate(planned)}
         result.records.sort(key=lambda r: order.get(r["input"], len(order)))
         journal.close()
-        if _write_manifest(result, previous, pipeline, base, config, started):
+        if _write_manifest(result, previous, pipeline, base, config, started, echo=bar.message):
             journal.remove()  # its records are in manifest.json now
     return result
+
+
+def _report_earlier(earlier: Earlier, echo: Callable[[str], None]) -> None:
+    """Say (one line each) what of the earlier runs' records could not be used, moving an
+    unusable manifest.json aside first: it is never deleted, nor silently replaced."""
+    moved = ""
+    if earlier.broken is not None:
+        try:
+            moved = f"; moved aside to {set_aside(earlier.broken)}"
+        except OSError as exc:
+            moved = f"; it could not be moved aside ({exc.strerror or exc}) and will be replaced"
+    for number, line in enumerate(earlier.warnings):
+        echo(f"warning: {line}{moved if number == 0 and earlier.broken is not None else ''}")
 
 
 def _made_by(earlier: dict[str, Any], job: Job) -> bool:
@@ -498,6 +558,7 @@ def _made_by(earlier: dict[str, Any], job: Job) -> bool:
 
 def _skipped(job: Job, earlier: dict[str, Any]) -> dict[str, Any]:
     """The record of a file an earlier run finished: its results, sizes and timings kept."""
+    extra = {"written": earlier["written"]} if "written" in earlier else {}
     return _record(
         job,
         "skipped",
@@ -505,6 +566,7 @@ def _skipped(job: Job, earlier: dict[str, Any]) -> dict[str, Any]:
         results=earlier.get("results", {}),
         size=earlier.get("size", {}),
         warnings=["output exists; rerun with --overwrite to redo it"],
+        **extra,
     )
 
 
@@ -584,10 +646,18 @@ def _write_manifest(
     base: Any,
     config: Path | None,
     started: str,
+    echo: Callable[[str], None] = print,
 ) -> bool:
     """Write manifest.json (and the reports, when scored): ``summary`` covers every file listed
     (earlier runs' included), ``this_run`` only this run's records. True once manifest.json is
-    written."""
+    written.
+
+    A file that cannot be written (disk full, the folder turned read-only) is one line on
+    ``echo`` naming it and the fix, and goes to ``result.unwritten`` (exit 1); the journal is
+    then kept, so a rerun recovers every record.
+    """
+    from .report import save_reports
+
     if result.manifest_path is None:
         return False
     records = _merge_records(result.records, earlier)
@@ -601,11 +671,20 @@ def _write_manifest(
         interrupted=result.interrupted,
         this_run=summarize(result.records),
     )
-    write_manifest(result.manifest_path, data)
+    try:
+        write_manifest(result.manifest_path, data)
+    except OSError as exc:
+        journal = result.manifest_path.parent / JOURNAL_NAME
+        line = (
+            f"{result.manifest_path}: cannot be written ({exc.strerror or exc}); the outputs and their records "
+            f"(in {journal}) are kept: free some space or make the folder writable, then rerun to write it"
+        )
+        result.unwritten.append(line)
+        echo(f"error: {line}")
+        return False
     if any(r.get("results", {}).get("scores") for r in records):
-        try:
-            from .report import write_reports
-        except ImportError:  # reports arrive with the scoring work; manifest is enough until then
-            return True
-        write_reports(data, result.manifest_path.parent)
+        _, problem = save_reports(data, result.manifest_path.parent)
+        if problem is not None:
+            result.unwritten.append(problem)
+            echo(f"error: {problem}")
     return True

@@ -21,7 +21,7 @@ from enhance.batch import MANIFEST_NAME, run_batch
 from enhance.config import OutputSpec
 from enhance.errors import ConfigError
 from enhance.io import TEMP_MARKER, decode
-from enhance.manifest import JOURNAL_NAME
+from enhance.manifest import JOURNAL_NAME, new_record
 from enhance.pipeline import Pipeline
 from enhance.stages import Stage, StageParams
 from enhance.stages.resize import Resize
@@ -583,3 +583,151 @@ def test_sigkill_at_a_random_point_loses_no_record_and_a_rerun_reports_every_inp
     assert not (out / JOURNAL_NAME).exists() and leftovers(out) == []
     for path in outputs():
         decode(path)
+
+
+# -- manifests: odd names, full disks, damaged files, false claims ------------------------------
+
+NOT_UTF8 = os.fsdecode(b"caf\xe9 \xff.png")  # Latin-1 bytes in a name: not UTF-8
+
+
+def test_a_name_that_is_not_utf8_gets_its_manifest_and_reports_and_reruns(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 1)
+    PILImage.new("RGB", (48, 32), "red").save(src / NOT_UTF8)
+    pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
+    result = run_batch(pipe, [src], out)
+    assert result.exit_code == 0 and (out / NOT_UTF8).is_file()
+    manifest = json.loads((out / MANIFEST_NAME).read_text(encoding="ascii"))
+    assert str((src / NOT_UTF8).resolve()) in {r["input"] for r in manifest["files"]}  # exactly, bytes and all
+    report = json.loads((out / "report.json").read_text(encoding="ascii"))
+    assert NOT_UTF8 in {r["relative"] for r in report["files"]}
+    for name in ("report.csv", "report.html"):
+        assert "caf\\xe9 \\xff.png" in (out / name).read_text(encoding="utf-8")
+    again = run_batch(pipe, [src], out)
+    assert again.exit_code == 0 and {r["status"] for r in again.records} == {"skipped"}
+    assert all(r["results"]["scores"] for r in again.records)
+
+
+def fail_writes_of(name: str, monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    """Make the rename that puts ``name`` in place fail, as a full disk or a folder turned
+    read-only at the end of a run would."""
+    real_replace = os.replace
+
+    def replace(source, target, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(target).name == name:
+            raise OSError(code, os.strerror(code), str(target))
+        return real_replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_a_manifest_that_cannot_be_written_is_one_line_exit_1_and_a_rerun_recovers_its_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 3)
+    pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
+    fail_writes_of(MANIFEST_NAME, monkeypatch, code)
+    lines: list[str] = []
+    result = run_batch(pipe, [src], out, echo=lines.append)
+    assert result.exit_code == 1 and result.summary["done"] == 3
+    (line,) = [line for line in lines if MANIFEST_NAME in line]
+    assert f"({os.strerror(code)})" in line and JOURNAL_NAME in line and "rerun" in line
+    assert not (out / MANIFEST_NAME).exists() and (out / JOURNAL_NAME).exists()
+    assert len(list(out.glob("img*.png"))) == 3
+    monkeypatch.undo()
+    again = run_batch(pipe, [src], out)
+    assert again.exit_code == 0
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert len(manifest["files"]) == 3 and all(r["results"]["scores"] for r in manifest["files"])
+    assert not (out / JOURNAL_NAME).exists()
+
+
+def test_a_report_that_cannot_be_written_is_one_line_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 1)
+    pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
+    fail_writes_of("report.html", monkeypatch, errno.ENOSPC)
+    lines: list[str] = []
+    result = run_batch(pipe, [src], out, echo=lines.append)
+    assert result.exit_code == 1
+    (line,) = [line for line in lines if "report.html" in line]
+    assert "(No space left on device)" in line
+    assert (out / MANIFEST_NAME).exists() and not (out / JOURNAL_NAME).exists()
+
+
+MALFORMED = {
+    "not json": (b"{not json", True),
+    "not utf-8": (b"\xff\xfe\x00garbage", True),
+    "a list": (b"[1, 2, 3]", True),
+    "files not a list": (b'{"files": "all of them"}', True),
+    "bad records": (
+        json.dumps(
+            {
+                "files": [
+                    {"input": 3},
+                    {"input": "/x", "relative": "x.png", "status": "done", "results": {"scores": "high"}},
+                    {"input": "/y", "relative": "y.png", "status": "finished"},
+                    {"input": "/z", "relative": "z.png", "status": "done", "size": [1, 2]},
+                    "a string",
+                ]
+            }
+        ).encode(),
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_a_malformed_manifest_never_breaks_a_run_and_is_never_silently_lost(tmp_path: Path, case: str) -> None:
+    content, moved = MALFORMED[case]
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 2)
+    out.mkdir()
+    (out / MANIFEST_NAME).write_bytes(content)
+    pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
+    lines: list[str] = []
+    result = run_batch(pipe, [src], out, echo=lines.append)
+    assert result.exit_code == 0 and result.summary["done"] == 2
+    (warning,) = [line for line in lines if MANIFEST_NAME in line]
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert len(manifest["files"]) == 2 and all(r["results"]["scores"] for r in manifest["files"])
+    broken = list(out.glob(f"{MANIFEST_NAME}.broken-*"))
+    if moved:
+        assert len(broken) == 1 and broken[0].read_bytes() == content and f"moved aside to {broken[0]}" in warning
+    else:
+        assert broken == [] and "5 record(s) with missing or wrong-typed fields ignored" in warning
+    later: list[str] = []
+    assert run_batch(pipe, [src], out, echo=later.append).exit_code == 0 and later == []
+
+
+def test_a_manifest_naming_an_input_as_its_output_does_not_make_that_input_vanish(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    make_images(src, 2)
+    claim = new_record(tmp_path / "elsewhere" / "z.png", Path("z.png"), "done", output=(src / "img0.png").resolve())
+    (src / MANIFEST_NAME).write_text(json.dumps({"files": [claim]}))
+    lines: list[str] = []
+    result = run_batch(resize_pipeline(suffix="_x"), [src], src, echo=lines.append)
+    assert sorted(r["relative"] for r in result.records) == ["img0.png", "img1.jpg"]
+    assert (src / "img0_x.png").is_file() and not [line for line in lines if "left out" in line]
+
+
+def test_earlier_outputs_are_left_out_in_one_line_only_while_they_are_the_files_the_run_wrote(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    make_images(src, 2)
+    run_batch(resize_pipeline(suffix="_x"), [src], src)
+    lines: list[str] = []
+    again = run_batch(resize_pipeline(suffix="_x"), [src], src, echo=lines.append)
+    assert sorted((r["relative"], r["status"]) for r in again.records) == [
+        ("img0.png", "skipped"),
+        ("img1.jpg", "skipped"),
+    ]
+    assert [line for line in lines if "left out" in line] == [
+        f"2 file(s) in the inputs left out: an earlier run wrote them into {src}"
+    ]
+    (src / "img0_x.png").write_bytes((src / "img0_x.png").read_bytes() + b"edited")  # no longer what was written
+    with pytest.raises(ConfigError, match=r"img0\.png: its output .*img0_x\.png is the input"):
+        run_batch(resize_pipeline(suffix="_x"), [src], src)

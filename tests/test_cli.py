@@ -277,3 +277,26 @@ def test_a_second_run_into_a_held_folder_exits_2_with_one_line(tmp_path: Path) -
     assert f"another enhance command (pid {holder.pid}, started" in out.stderr and "choose another -o" in out.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".enhance.lock"]
     assert enhance(*args).returncode == 0  # once the holder is gone
+
+
+def test_a_manifest_that_cannot_be_written_is_one_line_and_exit_1_not_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    real_replace = os.replace
+
+    def replace(source, target, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(target).name == "manifest.json":
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(target))
+        return real_replace(source, target, *args, **kwargs)
+
+    generated_folder(tmp_path / "in")
+    config = small_config(tmp_path)
+    monkeypatch.setattr(os, "replace", replace)
+    args = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "small"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "internal error" not in result.output, result.output
+    (line,) = [line for line in result.output.splitlines() if "manifest.json: cannot be written" in line]
+    assert "(Read-only file system)" in line and "rerun" in line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from enhance.manifest import JOURNAL_NAME, MANIFEST_NAME, Journal, new_record, read_earlier, read_journal
@@ -40,3 +41,12 @@ def test_a_journal_that_cannot_be_written_says_so_once_and_the_run_goes_on(tmp_p
     journal.append(record("a.png"))
     journal.append(record("b.png"))
     assert len(said) == 1 and "cannot append to the journal" in said[0] and journal.error == said[0]
+
+
+def test_a_name_that_is_not_utf8_round_trips_through_the_journal(tmp_path: Path) -> None:
+    name = os.fsdecode(b"caf\xe9.png")
+    journal = Journal(tmp_path / JOURNAL_NAME).open()
+    journal.append(record(name))
+    journal.close()
+    (tmp_path / JOURNAL_NAME).read_text(encoding="ascii")  # escaped, so any tool reads it
+    assert read_earlier(tmp_path)[f"/in/{name}"]["relative"] == name

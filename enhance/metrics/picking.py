@@ -421,9 +421,9 @@ def pick_best(
     with lock_folder(out_dir, "enhance pick"):
         manifest = _pick_locked(inputs, out_dir, ranking, top, group_by, pattern, link, target, echo)
         if reports:
-            from ..report import write_reports
+            from ..report import record_reports
 
-            manifest["reports"] = [str(p) for p in write_reports(manifest, out_dir)]
+            record_reports(manifest, out_dir, echo)
     return manifest
 
 

@@ -154,8 +154,9 @@ def score_files(
     """Score files and folders; returns a manifest-shaped dict (``kind: "score"``).
 
     With ``out_dir``, the reports (``report.json``, ``.csv``, ``.html``) are written there, their
-    paths listed under ``"reports"``, and the folder is held for the whole call (one writer per
-    folder, :func:`enhance.files.lock_folder`); files under it are not scored.
+    paths listed under ``"reports"`` (a report that cannot be written is one line on ``echo`` and
+    under ``"unwritten"``), and the folder is held for the whole call (one writer per folder,
+    :func:`enhance.files.lock_folder`); files under it are not scored.
 
     Raises:
         ConfigError: unknown metrics, a full-reference metric without ``reference``, a missing
@@ -234,7 +235,7 @@ def _score_files(
         reference=str(Path(reference).resolve()) if reference is not None else None,
     )
     if out_dir is not None:
-        from ..report import write_reports
+        from ..report import record_reports
 
-        manifest["reports"] = [str(p) for p in write_reports(manifest, out_dir)]
+        record_reports(manifest, out_dir, echo)
     return manifest

@@ -7,6 +7,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+from .model import displayable
+
 __all__ = ["write_csv", "csv_columns"]
 
 
@@ -32,8 +34,9 @@ def _cell(value: Any) -> Any:
         return ""
     if isinstance(value, float):
         return f"{value:.6g}"
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    if isinstance(value, str):
+        value = displayable(value)
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     return value
 
 

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .model import improvement
+from .model import displayable, improvement
 
 __all__ = ["write_html", "render_html", "MAX_CROP_IMAGES"]
 
@@ -84,7 +84,7 @@ _JS = """
 
 
 def _e(text: Any) -> str:
-    return html.escape("" if text is None else str(text), quote=True)
+    return html.escape("" if text is None else displayable(str(text)), quote=True)
 
 
 def _fmt(value: float | None) -> str:

@@ -357,3 +357,19 @@ def test_a_pick_folder_another_command_holds_is_refused_before_anything_is_copie
     assert result.exit_code == 2, result.output
     assert result.stderr.count("\n") == 1 and f"another enhance command (pid {holder.pid}" in result.stderr
     assert sorted(p.name for p in (tmp_path / "best").iterdir()) == [".enhance.lock"]  # the holder's only
+
+
+def test_a_name_that_is_not_utf8_is_picked_and_reported(tmp_path: Path) -> None:
+    import os
+
+    import torch
+
+    name = os.fsdecode(b"caf\xe9.png")
+    (tmp_path / "in" / "prompt").mkdir(parents=True)
+    save_planes(torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0)), tmp_path / "in" / "prompt" / name)
+    result = pick(str(tmp_path / "in"), "-o", str(tmp_path / "best"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "best" / "prompt" / name).is_file()
+    report = json.loads((tmp_path / "best" / "report.json").read_text(encoding="ascii"))
+    assert [r["relative"] for r in report["files"]] == [f"prompt/{name}"]
+    assert "caf\\xe9.png" in (tmp_path / "best" / "report.html").read_text(encoding="utf-8")

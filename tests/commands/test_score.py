@@ -228,3 +228,40 @@ def test_a_report_folder_another_command_holds_is_refused(tmp_path: Path) -> Non
     assert result.exit_code == 2, result.output
     assert result.stderr.count("\n") == 1 and f"another enhance command (pid {holder.pid}" in result.stderr
     assert not (tmp_path / "rep" / "report.json").exists()
+
+
+def test_a_name_that_is_not_utf8_is_scored_into_every_report(tmp_path: Path) -> None:
+    import os
+
+    name = os.fsdecode(b"caf\xe9.png")
+    (tmp_path / "in").mkdir()
+    save_planes(torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(0)), tmp_path / "in" / name)
+    result = score(str(tmp_path / "in"), "-o", str(tmp_path / "rep"), "--metrics", "sharpness")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "rep" / "report.json").read_text(encoding="ascii"))
+    assert [r["relative"] for r in report["files"]] == [name]
+    assert "caf\\xe9.png" in (tmp_path / "rep" / "report.csv").read_text(encoding="utf-8")
+    assert "caf\\xe9.png" in (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    assert "caf\\xe9.png  sharpness=" in result.stdout  # printed escaped: a strict UTF-8 terminal takes it
+
+
+def test_a_report_that_cannot_be_written_is_one_line_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    real_replace = os.replace
+
+    def replace(source, target, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(target).name == "report.csv":
+            raise OSError(28, os.strerror(28), str(target))
+        return real_replace(source, target, *args, **kwargs)
+
+    (tmp_path / "in").mkdir()
+    save_planes(torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(0)), tmp_path / "in" / "a.png")
+    monkeypatch.setattr(os, "replace", replace)
+    result = score(str(tmp_path / "in"), "-o", str(tmp_path / "rep"), "--metrics", "sharpness")
+    assert result.exit_code == 1 and "internal error" not in result.output
+    (line,) = [line for line in result.stderr.splitlines() if "report.csv" in line]
+    assert line.startswith("enhance: error: ") and "(No space left on device)" in line
+    assert (tmp_path / "rep" / "report.json").is_file() and not (tmp_path / "rep" / "report.csv").exists()
