@@ -94,7 +94,7 @@ def _dry_run(
 
     Models are not loaded (so nothing is downloaded); a missing model shows only in a real run.
     """
-    from ..batch import collect_jobs
+    from ..discovery import collect_jobs
     from ..devices import resolve_device
 
     device = resolve_device(pipe.device_spec)

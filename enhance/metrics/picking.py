@@ -441,7 +441,7 @@ def _pick_locked(
     """:func:`pick_best` from step 2, once ``out_dir`` is held."""
     import torch
 
-    from ..batch import discover
+    from ..discovery import discover
     from ..files import remove_stale_temps
     from ..io import read
     from .registry import compute

@@ -35,7 +35,7 @@ class ReferenceIndex:
     relative path with another image suffix, then by file stem anywhere under the folder."""
 
     def __init__(self, folder: Path) -> None:
-        from ..batch import discover
+        from ..discovery import discover
 
         if not folder.is_dir():
             raise ConfigError(f"{folder}: reference folder not found; give a folder with --reference")
@@ -187,7 +187,7 @@ def _score_files(
     echo: Callable[[str], None],
 ) -> dict[str, Any]:
     """:func:`score_files`, with ``out_dir`` (if any) held."""
-    from ..batch import discover
+    from ..discovery import discover
     from ..devices import resolve_device
     from ..files import remove_stale_temps
     from .registry import get_metric, validate_metrics
