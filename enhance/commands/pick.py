@@ -37,7 +37,8 @@ def pick(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Rank candidates per prompt and copy (or link) the best into OUTPUT, with the ranking in the report."""
-    from ..metrics.picking import pick_best, ranking_for
+    from ..metrics.ranking import ranking_for
+    from ..picking import pick_best
     from ..report.model import displayable  # names whose bytes are not UTF-8 print as \xff
 
     with user_errors(), interruptible("interrupted before the report was written; rerun to pick"):

@@ -94,8 +94,8 @@ def _dry_run(
 
     Models are not loaded (so nothing is downloaded); a missing model shows only in a real run.
     """
-    from ..discovery import collect_jobs
     from ..devices import resolve_device
+    from ..discovery import collect_jobs
 
     device = resolve_device(pipe.device_spec)
     planned = collect_jobs(inputs, output, pipe.output, recursive=recursive, pattern=pattern)

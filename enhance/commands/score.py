@@ -57,8 +57,8 @@ def score(
         return
     if not paths:
         raise fail("give at least one image file or folder to score (or --list)")
-    from ..metrics.scoring import score_files
     from ..report.model import displayable  # names whose bytes are not UTF-8 print as \xff
+    from ..scoring import score_files
 
     with user_errors(), interruptible("interrupted before the report was written; rerun to score"):
         manifest = score_files(

@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, EnhanceError, InputError
-from ..manifest import build_manifest, failure_message, new_record, now
+from .errors import ConfigError, EnhanceError, InputError
+from .manifest import build_manifest, failure_message, new_record, now
 
 __all__ = ["ReferenceIndex", "default_score_metrics", "score_files"]
 
@@ -35,7 +35,7 @@ class ReferenceIndex:
     relative path with another image suffix, then by file stem anywhere under the folder."""
 
     def __init__(self, folder: Path) -> None:
-        from ..discovery import discover
+        from .discovery import discover
 
         if not folder.is_dir():
             raise ConfigError(f"{folder}: reference folder not found; give a folder with --reference")
@@ -76,7 +76,7 @@ class ReferenceIndex:
 
 def default_score_metrics(with_reference: bool) -> list[str]:
     """No-reference metrics that need no extra, plus PSNR/SSIM (RGB and Y) with a reference."""
-    from .registry import default_metrics
+    from .metrics.registry import default_metrics
 
     return default_metrics() + (list(FULL_REFERENCE_DEFAULTS) if with_reference else [])
 
@@ -112,8 +112,8 @@ def _score_one(
     """
     import torch
 
-    from ..io import read
-    from .registry import compute_each
+    from .io import read
+    from .metrics.registry import compute_each
 
     warnings: list[str] = record["warnings"]
     with torch.no_grad():
@@ -163,7 +163,7 @@ def score_files(
             input or reference folder, a bad device, or an ``out_dir`` that cannot be written or
             that another enhance command is writing into (all before any image is read).
     """
-    from ..files import lock_folder
+    from .files import lock_folder
 
     if out_dir is None:
         return _score_files(paths, reference, metrics, crop_border, device, recursive, pattern, exclude, None, echo)
@@ -187,10 +187,10 @@ def _score_files(
     echo: Callable[[str], None],
 ) -> dict[str, Any]:
     """:func:`score_files`, with ``out_dir`` (if any) held."""
-    from ..discovery import discover
-    from ..devices import resolve_device
-    from ..files import remove_stale_temps
-    from .registry import get_metric, validate_metrics
+    from .devices import resolve_device
+    from .discovery import discover
+    from .files import remove_stale_temps
+    from .metrics.registry import get_metric, validate_metrics
 
     names = validate_metrics(metrics if metrics is not None else default_score_metrics(reference is not None))
     full = [n for n in names if get_metric(n).kind == "full-reference"]
@@ -235,7 +235,7 @@ def _score_files(
         reference=str(Path(reference).resolve()) if reference is not None else None,
     )
     if out_dir is not None:
-        from ..report import record_reports
+        from .report import record_reports
 
         record_reports(manifest, out_dir, echo)
     return manifest
