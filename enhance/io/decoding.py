@@ -45,9 +45,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import InputError, first_line
-from .files import TEMP_MARKER, atomic_output, atomic_write_bytes, remove_stale_temps
-from .image import Image, Metadata, Raster, from_image, to_image
+from ..errors import InputError, first_line
+from ..files import TEMP_MARKER, atomic_output, atomic_write_bytes, remove_stale_temps
+from ..image import Image, Metadata, Raster, from_image, to_image
 
 if TYPE_CHECKING:
     import numpy as np
