@@ -18,11 +18,12 @@ import math
 import os
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError, EnhanceError, InputError
+from .events import EventSink, FileFinished, FilesPlanned, Notice, emitter
 from .manifest import build_manifest, failure_message, new_record, now
 from .metrics.ranking import Ranking, check_weight, rank_scores
 
@@ -230,12 +231,13 @@ def _name_fits(destination: Path) -> None:
         )
 
 
-def _pick_failed(record: dict[str, Any], pick: dict[str, Any], message: str, echo: Callable[[str], None]) -> None:
-    """Mark a picked file that could not be placed as failed (one line); the pick goes on."""
+def _pick_failed(record: dict[str, Any], pick: dict[str, Any], message: str, emit: EventSink) -> None:
+    """Mark a picked file that could not be placed as failed (its record is final: said at once);
+    the pick goes on."""
     pick["picked"] = False
     pick.pop("copied_to", None)
     record.update(status="failed", error=message)
-    echo(f"failed: {message}")
+    emit(FileFinished(record))
 
 
 def _place(source: Path, destination: Path, link: bool) -> None:
@@ -265,7 +267,7 @@ def pick_best(
     link: bool = False,
     device: str = "auto",
     reports: bool = True,
-    echo: Callable[[str], None] = print,
+    on_event: EventSink | None = None,
 ) -> dict[str, Any]:
     """Rank every group's candidates, copy or link the best ``top`` into ``out_dir/<group>/``,
     write the reports into ``out_dir`` (with ``reports``), and return a manifest-shaped dict
@@ -274,6 +276,11 @@ def pick_best(
     In order: the options are checked, ``out_dir`` is taken (held for the whole call: one writer
     per folder, :func:`enhance.files.lock_folder`), every candidate is scored, every destination
     is planned and the whole plan checked; only then is anything copied or linked.
+
+    ``on_event`` receives :class:`~enhance.events.FilesPlanned` once the candidates are found,
+    and one :class:`~enhance.events.FileFinished` per candidate once its record is final: a
+    failure at once, the others when everything is placed (see :mod:`enhance.events`); a report
+    that cannot be written is an error :class:`~enhance.events.Notice`.
 
     Raises:
         ConfigError: bad options, missing inputs, no images found, an ``out_dir`` that cannot be
@@ -294,12 +301,15 @@ def pick_best(
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"-o {out_dir}: exists and is not a folder; choose another -o")
     target = resolve_device(device)
+    emit = emitter(on_event)
     with lock_folder(out_dir, "enhance pick"):
-        manifest = _pick_locked(inputs, out_dir, ranking, top, group_by, pattern, link, target, echo)
+        manifest = _pick_locked(inputs, out_dir, ranking, top, group_by, pattern, link, target, emit)
         if reports:
             from .report import record_reports
 
-            record_reports(manifest, out_dir, echo)
+            problem = record_reports(manifest, out_dir)
+            if problem is not None:
+                emit(Notice("error", problem))
     return manifest
 
 
@@ -312,7 +322,7 @@ def _pick_locked(
     pattern: str | None,
     link: bool,
     target: Any,
-    echo: Callable[[str], None],
+    emit: EventSink,
 ) -> dict[str, Any]:
     """:func:`pick_best` from step 2, once ``out_dir`` is held."""
     import torch
@@ -330,6 +340,7 @@ def _pick_locked(
     if not found:
         raise ConfigError(f"no images found in {', '.join(map(str, inputs))}")
     groups, unmatched = group_candidates(found, group_by, pattern)
+    emit(FilesPlanned(len(found)))
     started = now()
     records: list[dict[str, Any]] = []
     for path, relative in unmatched:
@@ -352,7 +363,7 @@ def _pick_locked(
                 values.append(finite)
             except (EnhanceError, ValueError) as exc:
                 record.update(status="failed", error=failure_message(exc, path, relative))
-                echo(f"failed: {record['error']}")
+                emit(FileFinished(record))
                 values.append({})
             group_records.append(record)
         ranked.append((group, members, group_records, rank_scores(values, ranking)))
@@ -369,6 +380,7 @@ def _pick_locked(
         for rank, index in enumerate(order, start=1):
             record = group_records[index]
             pick: dict[str, Any] = {"group": group, "rank": rank, "score": scores[index], "picked": rank <= top}
+            record["results"]["pick"] = pick
             if rank <= top:
                 path = members[index][0]
                 destination = _destination(root, folder, path, placed)
@@ -376,12 +388,11 @@ def _pick_locked(
                 try:
                     _name_fits(destination)
                 except InputError as exc:
-                    _pick_failed(record, pick, f"{path}: not {'linked' if link else 'copied'}: {exc}", echo)
+                    _pick_failed(record, pick, f"{path}: not {'linked' if link else 'copied'}: {exc}", emit)
                 else:
                     plan.append((path, destination))
                     pick["copied_to"] = str(destination)
                     entries[destination] = (record, pick)
-            record["results"]["pick"] = pick
         for index, record in enumerate(group_records):
             if scores[index] is None and record["status"] == "done":
                 record["warnings"].append("not ranked: a ranking metric could not be computed")
@@ -395,8 +406,11 @@ def _pick_locked(
         except OSError as exc:  # this file only: the others are still placed
             how = "linked" if link else "copied"
             _pick_failed(
-                *entries[destination], f"{path}: cannot be {how} to {destination} ({exc.strerror or exc})", echo
+                *entries[destination], f"{path}: cannot be {how} to {destination} ({exc.strerror or exc})", emit
             )
+    for record in records:  # the failed ones were said as they failed
+        if record["status"] != "failed":
+            emit(FileFinished(record))
 
     return build_manifest(
         "pick",

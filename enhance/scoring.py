@@ -18,11 +18,12 @@ metrics were asked for, or no metric at all could be computed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, EnhanceError, InputError
+from .events import EventSink, FileFinished, FilesPlanned, Notice, emitter
 from .manifest import build_manifest, failure_message, new_record, now
 
 __all__ = ["ReferenceIndex", "default_score_metrics", "score_files"]
@@ -149,14 +150,19 @@ def score_files(
     pattern: str | None = None,
     exclude: Path | None = None,
     out_dir: Path | str | None = None,
-    echo: Callable[[str], None] = print,
+    on_event: EventSink | None = None,
 ) -> dict[str, Any]:
     """Score files and folders; returns a manifest-shaped dict (``kind: "score"``).
 
     With ``out_dir``, the reports (``report.json``, ``.csv``, ``.html``) are written there, their
-    paths listed under ``"reports"`` (a report that cannot be written is one line on ``echo`` and
-    under ``"unwritten"``), and the folder is held for the whole call (one writer per folder,
-    :func:`enhance.files.lock_folder`); files under it are not scored.
+    paths listed under ``"reports"`` (a report that cannot be written is an error
+    :class:`~enhance.events.Notice` and a line under ``"unwritten"``), and the folder is held for
+    the whole call (one writer per folder, :func:`enhance.files.lock_folder`); files under it are
+    not scored.
+
+    ``on_event`` receives :class:`~enhance.events.FilesPlanned`, then one
+    :class:`~enhance.events.FileFinished` per file and a warning :class:`~enhance.events.Notice`
+    per metric that could not be computed on a scored file (see :mod:`enhance.events`).
 
     Raises:
         ConfigError: unknown metrics, a full-reference metric without ``reference``, a missing
@@ -165,12 +171,13 @@ def score_files(
     """
     from .files import lock_folder
 
+    emit = emitter(on_event)
     if out_dir is None:
-        return _score_files(paths, reference, metrics, crop_border, device, recursive, pattern, exclude, None, echo)
+        return _score_files(paths, reference, metrics, crop_border, device, recursive, pattern, exclude, None, emit)
     out_dir = Path(out_dir)
     with lock_folder(out_dir, "enhance score"):
         return _score_files(
-            paths, reference, metrics, crop_border, device, recursive, pattern, exclude or out_dir, out_dir, echo
+            paths, reference, metrics, crop_border, device, recursive, pattern, exclude or out_dir, out_dir, emit
         )
 
 
@@ -184,7 +191,7 @@ def _score_files(
     pattern: str | None,
     exclude: Path | None,
     out_dir: Path | None,
-    echo: Callable[[str], None],
+    emit: EventSink,
 ) -> dict[str, Any]:
     """:func:`score_files`, with ``out_dir`` (if any) held."""
     from .devices import resolve_device
@@ -208,6 +215,7 @@ def _score_files(
         remove_stale_temps(out_dir)
     started = now()
     records = []
+    emit(FilesPlanned(len(found)))
     for path, relative in found:
         record = new_record(path, relative, reference=None)
         t0 = time.perf_counter()
@@ -218,13 +226,12 @@ def _score_files(
             if attempts and len(record["warnings"]) >= attempts:
                 raise InputError(f"no metric could be computed ({'; '.join(record['warnings'])})")
         except (EnhanceError, ValueError) as exc:
-            message = failure_message(exc, path, relative)
-            record.update(status="failed", error=message)
-            echo(f"failed: {message}")
+            record.update(status="failed", error=failure_message(exc, path, relative))
         for warning in record["warnings"] if record["status"] == "done" else ():
-            echo(f"warning: {relative.as_posix()}: {warning}")
+            emit(Notice("warning", f"{relative.as_posix()}: {warning}"))
         record["timings"]["compute"] = round(time.perf_counter() - t0, 4)
         records.append(record)
+        emit(FileFinished(record))
     manifest = build_manifest(
         "score",
         records,
@@ -237,5 +244,7 @@ def _score_files(
     if out_dir is not None:
         from .report import record_reports
 
-        record_reports(manifest, out_dir, echo)
+        problem = record_reports(manifest, out_dir)
+        if problem is not None:
+            emit(Notice("error", problem))
     return manifest

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ._common import interruptible, user_errors
+from ._render import Renderer
 
 __all__ = ["pick"]
 
@@ -41,7 +42,7 @@ def pick(
     from ..picking import pick_best
     from ..report.model import displayable  # names whose bytes are not UTF-8 print as \xff
 
-    with user_errors(), interruptible("interrupted before the report was written; rerun to pick"):
+    with user_errors(), interruptible("interrupted before the report was written; rerun to pick"), Renderer() as render:
         ranking = ranking_for(metric, weights)
         manifest = pick_best(
             inputs,
@@ -52,7 +53,7 @@ def pick(
             pattern=pattern,
             link=link,
             device=device,
-            echo=lambda line: typer.echo(f"enhance: {line}", err=True),
+            on_event=render,
         )
         written = manifest["reports"]
     if not quiet:
