@@ -1,122 +1,44 @@
-"""Folder runner: discover inputs, skip finished ones, decode ahead and encode behind on threads,
-compute in order on the device, write atomically, and keep a manifest of every file's outcome.
+"""The local folder runner: decode ahead and encode behind on threads, compute in order on the device.
 
-One bad file never stops the batch: it is reported in one line, recorded in ``manifest.json`` and
-the run goes on. Ctrl-C leaves no partial file (writes are atomic and in-flight writes finish), and
-a rerun skips what is done. The output folder is held by one command at a time
-(:func:`enhance.files.lock_folder`), and each finished file's record is journalled as it finishes
-(:class:`enhance.manifest.Journal`), so a run killed outright loses no record either.
+What a run does to its output folder (the lock, earlier records, skipping finished files, the
+journal, manifest.json and the reports) is :class:`enhance.runfolder.RunFolder`'s; what it does
+to one file (read, compute, write, its record) is :mod:`enhance.work`'s. This module only
+schedules that work on one machine: :class:`LocalScheduler`.
+
+One bad file never stops the batch: it gets a failed record (one line, reported as an event) and
+the run goes on. Ctrl-C leaves no partial file (writes are atomic, and the writes already handed
+to the encoder finish), the manifest says the run was interrupted, and a rerun skips what is done.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .devices import is_out_of_memory, release_memory
-from .discovery import Job, collect_jobs, discover, plan_jobs, stamp
-from .manifest import (
-    JOURNAL_NAME,
-    MANIFEST_NAME,
-    Earlier,
-    Journal,
-    build_manifest,
-    failure_message,
-    load_earlier,
-    new_record,
-    now,
-    set_aside,
-    summarize,
-    write_manifest,
-)
+from .discovery import Job, collect_jobs, discover, plan_jobs
+from .events import EventSink, emitter, listening
+from .manifest import MANIFEST_NAME
+from .runfolder import BatchResult, RunFolder
+from .work import compute, done_record, failed_record, read_input, write_output, written
 
 if TYPE_CHECKING:
+    from .image import Raster
     from .pipeline import Pipeline
 
-__all__ = ["MANIFEST_NAME", "BatchResult", "Job", "collect_jobs", "discover", "plan_jobs", "run_batch"]
-
-
-@dataclass
-class BatchResult:
-    """Outcome of a batch: per-file records (manifest order) and counts."""
-
-    records: list[dict[str, Any]] = field(default_factory=list)
-    manifest_path: Path | None = None
-    interrupted: bool = False
-    #: one line per file of the run's own (manifest.json, a report) that could not be written
-    unwritten: list[str] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.records if r["status"] == status)
-
-    @property
-    def summary(self) -> dict[str, int]:
-        return summarize(self.records)
-
-    @property
-    def exit_code(self) -> int:
-        """0 when nothing failed, 1 when some file failed or manifest.json or a report could not
-        be written."""
-        return 1 if self.count("failed") or self.unwritten else 0
-
-
-# -- the run -----------------------------------------------------------------------------------
-
-
-def _record(job: Job, status: str, **extra: Any) -> dict[str, Any]:
-    return new_record(job.source, job.relative, status, output=job.destination, **extra)
-
-
-class _Progress:
-    """A rich progress bar on a terminal; silent otherwise. Failure lines always print."""
-
-    def __init__(self, total: int, enabled: bool, echo: Callable[[str], None]) -> None:
-        self._echo = echo
-        self._bar: Any = None
-        if enabled and total:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn("[progress.description]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
-                TimeRemainingColumn(),
-                transient=False,
-            )
-            self._task = self._bar.add_task("enhance", total=total, rate="")
-            self._start = time.perf_counter()
-            self._done = 0
-            self._bar.start()
-
-    def advance(self) -> None:
-        if self._bar is not None:
-            self._done += 1
-            rate = self._done / max(time.perf_counter() - self._start, 1e-9)
-            self._bar.update(self._task, advance=1, rate=f"{rate:.2f} img/s")
-
-    def message(self, text: str) -> None:
-        if self._bar is not None:
-            self._bar.console.print(text, markup=False, highlight=False)
-        else:
-            self._echo(text)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+__all__ = [
+    "MANIFEST_NAME",
+    "BatchResult",
+    "Job",
+    "LocalScheduler",
+    "collect_jobs",
+    "discover",
+    "plan_jobs",
+    "run_batch",
+]
 
 
 def run_batch(
@@ -128,9 +50,8 @@ def run_batch(
     pattern: str | None = None,
     overwrite: bool = False,
     jobs: int | None = None,
-    progress: bool = False,
-    echo: Callable[[str], None] = print,
     config: Path | None = None,
+    on_event: EventSink | None = None,
 ) -> BatchResult:
     """Run ``pipeline`` over files and folders, writing results under ``out_dir``.
 
@@ -142,9 +63,11 @@ def run_batch(
         pattern: glob on relative paths/names (e.g. ``*.png``).
         overwrite: redo files whose output exists (otherwise they are skipped: resume).
         jobs: decode/encode worker threads (default: up to 4).
-        progress: show a progress bar (callers pass True on a terminal).
-        echo: where one-line failure messages go.
         config: the pipelines file, recorded in the manifest.
+        on_event: receives the run's events (:mod:`enhance.events`): the planned count, each
+            file's record as it finishes (failures with their one-line reason), warnings, a
+            model download's progress during set-up. Nothing is printed without it; the command
+            line draws its progress bar and lines from them.
 
     Returns:
         The records (also written to ``out_dir/manifest.json``) and counts.
@@ -155,277 +78,91 @@ def run_batch(
             the folder is held for the whole run (:func:`enhance.files.lock_folder`), and taking
             it is the run's first write, before any image is read.
     """
-    from .files import lock_folder
-
-    out_dir = Path(out_dir)
-    with lock_folder(out_dir, "enhance run"):
-        return _run_locked(
-            pipeline,
-            inputs,
-            out_dir,
-            recursive=recursive,
-            pattern=pattern,
+    emit = emitter(on_event)
+    folder = RunFolder(out_dir, "enhance run", on_event=emit)
+    with listening(emit), folder:
+        planned = folder.plan(inputs, pipeline.output, recursive=recursive, pattern=pattern)
+        base = pipeline.setup()  # ConfigError here: nothing processed, nothing written
+        todo = folder.start(
+            planned,
             overwrite=overwrite,
-            jobs=jobs,
-            progress=progress,
-            echo=echo,
-            config=config,
+            pipeline=pipeline.name,
+            config=str(config) if config else None,
+            device=str(base.device),
         )
+        LocalScheduler(pipeline, folder, workers=jobs).run(todo)
+    return folder.result
 
 
-def _run_locked(
-    pipeline: Pipeline,
-    inputs: Sequence[Path | str],
-    out_dir: Path,
-    *,
-    recursive: bool,
-    pattern: str | None,
-    overwrite: bool,
-    jobs: int | None,
-    progress: bool,
-    echo: Callable[[str], None],
-    config: Path | None,
-) -> BatchResult:
-    """:func:`run_batch` once the output folder is held."""
-    from .files import remove_stale_temps
-    from .io import decode, encode
+class LocalScheduler:
+    """Runs jobs on this machine: decodes ahead on ``workers`` threads, computes in order on the
+    calling thread (the device's), encodes behind on ``workers`` threads; at most ``2 * workers``
+    images wait on each side, so memory stays bounded whatever the folder's size.
 
-    earlier = load_earlier(out_dir)  # a killed run's journal included
-    planned = collect_jobs(
-        inputs, out_dir, pipeline.output, recursive=recursive, pattern=pattern, earlier=earlier.records, echo=echo
-    )
-    base = pipeline.setup()  # ConfigError here: nothing processed, nothing written
-
-    remove_stale_temps(out_dir)
-    _report_earlier(earlier, echo)
-    manifest_path = out_dir / MANIFEST_NAME
-    previous = earlier.records
-    result = BatchResult(manifest_path=manifest_path)
-    started = now()
-
-    todo: list[Job] = []
-    unrecorded: set[Path] = set()
-    for job in planned:
-        earlier = previous.get(str(job.source.resolve()), {})
-        if not overwrite and job.destination.exists():
-            if _made_by(earlier, job):
-                result.records.append(_skipped(job, earlier))
-                continue
-            unrecorded.add(job.destination)
-        todo.append(job)
-
-    workers = max(1, jobs or min(4, os.cpu_count() or 1))
-    window = 2 * workers  # decodes ahead / encodes behind held in memory at once
-    bar = _Progress(len(todo), progress, echo)
-    lock = threading.Lock()
-    journal = Journal(out_dir / JOURNAL_NAME, on_error=lambda line: bar.message(f"warning: {line}")).open()
-
-    def failed(job: Job, exc: BaseException, **extra: Any) -> dict[str, Any]:
-        message = failure_message(exc, job.source, job.relative)
-        bar.message(f"failed: {message}")
-        record = _record(job, "failed", error=message, **extra)
-        journal.append(record)
-        return record
-
-    def timed_decode(job: Job) -> tuple[Any, float]:
-        t0 = time.perf_counter()
-        raster = decode(job.source)
-        return raster, time.perf_counter() - t0
-
-    def timed_encode(job: Job, raster: Any, record: dict[str, Any]) -> float:
-        """Encode and write atomically, then journal the record at once: a kill from here on
-        loses neither the output nor its record."""
-        t0 = time.perf_counter()
-        job.destination.parent.mkdir(parents=True, exist_ok=True)
-        encode(raster, job.destination, **pipeline.output.encode_options(job.source))
-        elapsed = time.perf_counter() - t0
-        record["timings"]["write"] = round(elapsed, 4)
-        record["written"] = stamp(job.destination)  # how a later run knows this file as ours
-        journal.append(record)
-        return elapsed
-
-    decoder = ThreadPoolExecutor(workers, thread_name_prefix="enhance-decode")
-    encoder = ThreadPoolExecutor(workers, thread_name_prefix="enhance-encode")
-    reads: deque[tuple[Job, Future[Any]]] = deque()
-    writes: deque[tuple[dict[str, Any], Future[float]]] = deque()
-    pending = iter(todo)
-
-    def finish_write(record: dict[str, Any], future: Future[float]) -> None:
-        try:
-            record["timings"]["write"] = round(future.result(), 4)
-        except Exception as exc:  # an encoder error fails this file only
-            job = Job(Path(record["input"]), Path(record["relative"]), Path(record["output"]))
-            record.update(failed(job, exc, timings=record["timings"], size=record["size"]))
-        with lock:
-            result.records.append(record)
-        bar.advance()
-
-    def refill() -> None:
-        while len(reads) < window:
-            job = next(pending, None)
-            if job is None:
-                return
-            reads.append((job, decoder.submit(timed_decode, job)))
-
-    try:
-        refill()
-        while reads:
-            job, future = reads.popleft()
-            refill()
-            try:
-                raster, read_time = future.result()
-            except Exception as exc:
-                result.records.append(failed(job, exc))
-                bar.advance()
-                continue
-            t0 = time.perf_counter()
-            try:
-                out, image, ctx = pipeline.process_raster(raster, path=job.source)
-            except Exception as exc:
-                if is_out_of_memory(exc):
-                    release_memory(base.device)
-                result.records.append(failed(job, exc, timings={"read": round(read_time, 4)}))
-                bar.advance()
-                continue
-            warnings = list(ctx.warnings)
-            if job.destination in unrecorded:
-                warnings.append(
-                    "replaced an existing file of this name that no earlier run recorded writing "
-                    "(an interrupted write, or a file put there)"
-                )
-            record = _record(
-                job,
-                "done",
-                timings={"read": round(read_time, 4), "compute": round(time.perf_counter() - t0, 4)},
-                size={"input": [raster.array.shape[1], raster.array.shape[0]], "output": list(image.size)},
-                results=ctx.results,
-                warnings=warnings,
-            )
-            del image
-            writes.append((record, encoder.submit(timed_encode, job, out, record)))
-            while len(writes) > window or (writes and writes[0][1].done()):
-                finish_write(*writes.popleft())
-        while writes:
-            finish_write(*writes.popleft())
-    except KeyboardInterrupt:
-        result.interrupted = True
-        for _, future in reads:
-            future.cancel()
-        # writes already handed to the encoder finish (atomically) so their work is kept
-        for record, future in writes:
-            if not future.cancelled():
-                try:
-                    record["timings"]["write"] = round(future.result(), 4)
-                    result.records.append(record)
-                except BaseException:
-                    pass
-        raise
-    finally:
-        decoder.shutdown(wait=True, cancel_futures=True)
-        encoder.shutdown(wait=True, cancel_futures=True)
-        bar.close()
-        order = {str(j.source.resolve()): i for i, j in enumerate(planned)}
-        result.records.sort(key=lambda r: order.get(r["input"], len(order)))
-        journal.close()
-        if _write_manifest(result, previous, pipeline, base, config, started, echo=bar.message):
-            journal.remove()  # its records are in manifest.json now
-    return result
-
-
-def _report_earlier(earlier: Earlier, echo: Callable[[str], None]) -> None:
-    """Say (one line each) what of the earlier runs' records could not be used, moving an
-    unusable manifest.json aside first: it is never deleted, nor silently replaced."""
-    moved = ""
-    if earlier.broken is not None:
-        try:
-            moved = f"; moved aside to {set_aside(earlier.broken)}"
-        except OSError as exc:
-            moved = f"; it could not be moved aside ({exc.strerror or exc}) and will be replaced"
-    for number, line in enumerate(earlier.warnings):
-        echo(f"warning: {line}{moved if number == 0 and earlier.broken is not None else ''}")
-
-
-def _made_by(earlier: dict[str, Any], job: Job) -> bool:
-    """True when an earlier run recorded making ``job``'s output from this input (done, or
-    skipped as done before): only then is an existing output skipped. An output without such a
-    record (a write a kill cut off before its record, a file someone put there) is redone, so
-    every finished input ends up with its record and results."""
-    return earlier.get("status") in ("done", "skipped") and earlier.get("output") == str(job.destination)
-
-
-def _skipped(job: Job, earlier: dict[str, Any]) -> dict[str, Any]:
-    """The record of a file an earlier run finished: its results, sizes and timings kept."""
-    extra = {"written": earlier["written"]} if "written" in earlier else {}
-    return _record(
-        job,
-        "skipped",
-        timings=earlier.get("timings", {}),
-        results=earlier.get("results", {}),
-        size=earlier.get("size", {}),
-        warnings=["output exists; rerun with --overwrite to redo it"],
-        **extra,
-    )
-
-
-def _merge_records(current: list[dict[str, Any]], earlier: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """This run's records, then the earlier manifest's records of inputs this run did not touch.
-
-    Keeping those means a partial rerun (``--glob``, one file) forgets no earlier output: they stay
-    recognised as outputs (never taken as inputs) and in the reports. An earlier record whose output
-    this run wrote from another input no longer describes that file and is dropped.
+    Each finished file's record goes to ``folder`` (:meth:`RunFolder.add`) from the thread that
+    finished it. On any way out (the end, Ctrl-C, an error), reads not started are dropped and the
+    writes already handed over finish.
     """
-    inputs = {r["input"] for r in current}
-    written = {r["output"] for r in current if r["status"] == "done" and r.get("output")}
-    kept = [r for key, r in earlier.items() if key not in inputs and not (r.get("output") and r["output"] in written)]
-    return [*current, *kept]
 
+    def __init__(self, pipeline: Pipeline, folder: RunFolder, *, workers: int | None = None) -> None:
+        self.pipeline = pipeline
+        self.folder = folder
+        self.workers = max(1, workers or min(4, os.cpu_count() or 1))
+        self.window = 2 * self.workers  # decodes ahead / encodes behind held in memory at once
 
-def _write_manifest(
-    result: BatchResult,
-    earlier: dict[str, dict[str, Any]],
-    pipeline: Pipeline,
-    base: Any,
-    config: Path | None,
-    started: str,
-    echo: Callable[[str], None] = print,
-) -> bool:
-    """Write manifest.json (and the reports, when scored): ``summary`` covers every file listed
-    (earlier runs' included), ``this_run`` only this run's records. True once manifest.json is
-    written.
+    def run(self, jobs: Sequence[Job]) -> None:
+        """Do ``jobs``, in order."""
+        pending = iter(jobs)
+        reads: deque[tuple[Job, Future[tuple[Raster, float]]]] = deque()
+        writes: deque[Future[None]] = deque()
+        decoder = ThreadPoolExecutor(self.workers, thread_name_prefix="enhance-decode")
+        encoder = ThreadPoolExecutor(self.workers, thread_name_prefix="enhance-encode")
+        try:
+            self._read_ahead(pending, reads, decoder)
+            while reads:
+                job, read = reads.popleft()
+                self._read_ahead(pending, reads, decoder)  # the decoders stay busy while this one computes
+                handed = self._compute(job, read)
+                if handed is not None:
+                    writes.append(encoder.submit(self._write, job, *handed))
+                while len(writes) > self.window or (writes and writes[0].done()):
+                    writes.popleft().result()
+        finally:
+            for _, read in reads:
+                read.cancel()
+            decoder.shutdown(wait=True, cancel_futures=True)
+            encoder.shutdown(wait=True)  # every write handed over finishes, atomically, with its record
 
-    A file that cannot be written (disk full, the folder turned read-only) is one line on
-    ``echo`` naming it and the fix, and goes to ``result.unwritten`` (exit 1); the journal is
-    then kept, so a rerun recovers every record.
-    """
-    from .report import save_reports
+    def _read_ahead(
+        self, pending: Iterator[Job], reads: deque[tuple[Job, Future[tuple[Raster, float]]]], decoder: Executor
+    ) -> None:
+        """Hand the decoder jobs until ``window`` reads are pending or none is left."""
+        while len(reads) < self.window and (job := next(pending, None)) is not None:
+            reads.append((job, decoder.submit(read_input, job)))
 
-    if result.manifest_path is None:
-        return False
-    records = _merge_records(result.records, earlier)
-    data = build_manifest(
-        "run",
-        records,
-        started=started,
-        pipeline=pipeline.name,
-        config=str(config) if config else None,
-        device=str(base.device),
-        interrupted=result.interrupted,
-        this_run=summarize(result.records),
-    )
-    try:
-        write_manifest(result.manifest_path, data)
-    except OSError as exc:
-        journal = result.manifest_path.parent / JOURNAL_NAME
-        line = (
-            f"{result.manifest_path}: cannot be written ({exc.strerror or exc}); the outputs and their records "
-            f"(in {journal}) are kept: free some space or make the folder writable, then rerun to write it"
+    def _compute(self, job: Job, read: Future[tuple[Raster, float]]) -> tuple[Raster, dict[str, Any]] | None:
+        """Compute one decoded job; returns what to write and its record, or None when the file
+        failed (its record is kept)."""
+        try:
+            raster, read_seconds = read.result()
+        except Exception as exc:
+            self.folder.add(failed_record(job, exc))
+            return None
+        try:
+            computed = compute(self.pipeline, raster, job)
+        except Exception as exc:
+            self.folder.add(failed_record(job, exc, timings={"read": round(read_seconds, 4)}))
+            return None
+        record = done_record(
+            job, raster, computed, read_seconds=read_seconds, replaces_unrecorded=self.folder.replaces_unrecorded(job)
         )
-        result.unwritten.append(line)
-        echo(f"error: {line}")
-        return False
-    if any(r.get("results", {}).get("scores") for r in records):
-        _, problem = save_reports(data, result.manifest_path.parent)
-        if problem is not None:
-            result.unwritten.append(problem)
-            echo(f"error: {problem}")
-    return True
+        return computed.raster, record
+
+    def _write(self, job: Job, raster: Raster, record: dict[str, Any]) -> None:
+        """Write one output and keep its record (an encoder error fails this file only)."""
+        try:
+            seconds, stamp = write_output(job, raster, self.pipeline.output)
+        except Exception as exc:
+            self.folder.add(failed_record(job, exc, timings=record["timings"], size=record["size"]))
+        else:
+            self.folder.add(written(record, seconds, stamp))

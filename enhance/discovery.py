@@ -16,12 +16,13 @@ inputs, but only those a record still vouches for (:func:`vouches_for_output`).
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .events import EventSink, Notice, emitter
 from .manifest import read_earlier
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ def collect_jobs(
     recursive: bool = False,
     pattern: str | None = None,
     earlier: Mapping[str, dict[str, Any]] | None = None,
-    echo: Callable[[str], None] | None = None,
+    on_event: EventSink | None = None,
 ) -> list[Job]:
     """Discover inputs and plan their outputs, leaving out what earlier runs wrote into ``out_dir``.
 
@@ -178,7 +179,7 @@ def collect_jobs(
     earlier run finished it (``done``, or ``skipped`` as done before), it lies inside ``out_dir``,
     and its size and modification time are still those the run recorded when it wrote it. So a
     manifest that names an input as an output never makes that input vanish. How many files
-    were left out is said in one line on ``echo``.
+    were left out is said in one line, an info :class:`~enhance.events.Notice` to ``on_event``.
 
     Args:
         earlier: the records of earlier runs by input (default: read from ``out_dir``).
@@ -196,8 +197,9 @@ def collect_jobs(
     made = {Path(r["output"]) for r in records if vouches_for_output(r, root)}
     found = discover(inputs, recursive=recursive, pattern=pattern, exclude=out_dir)
     kept = [(path, relative) for path, relative in found if path.resolve() not in made]
-    if len(kept) < len(found) and echo is not None:
-        echo(f"{len(found) - len(kept)} file(s) in the inputs left out: an earlier run wrote them into {out_dir}")
+    if len(kept) < len(found):
+        left_out = f"{len(found) - len(kept)} file(s) in the inputs left out: an earlier run wrote them into {out_dir}"
+        emitter(on_event)(Notice("info", left_out))
     jobs = plan_jobs(kept, out_dir, output)
     _check_collisions(jobs)
     _check_inputs_kept(jobs)
