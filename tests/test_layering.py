@@ -42,6 +42,8 @@ def test_the_layer_contracts_hold() -> None:
         ),
         # one folder workflow reaching into another: they share discovery, manifest and reports only
         ("scoring.py", "from .picking import pick_best", ["layers:", "enhance.scoring -> enhance.picking"]),
+        # what every runner shares reaching up into one runner
+        ("work.py", "from .batch import LocalScheduler", ["layers:", "enhance.work -> enhance.batch"]),
         # the image <-> codec cycle this phase removed: same layer, so only the cycle check sees it
         ("image.py", "from .convert import coerce", ["no import cycles", ".image", ".convert"]),
     ],
