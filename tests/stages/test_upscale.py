@@ -99,8 +99,9 @@ def test_a_missing_model_stops_setup_with_the_url_and_the_folder(offline_places:
 
 
 def test_rgb_in_rgb_out_at_the_native_scale_with_results(tiny_path: Path, device: str) -> None:
-    ctx = RunContext(device=device)
-    out = Upscale(model=str(tiny_path), tile=32, tile_overlap=8)(rgb(20, 24), ctx)
+    out, ctx = Upscale(model=str(tiny_path), tile=32, tile_overlap=8)(
+        rgb(20, 24), RunContext(device=device), return_results=True
+    )
     assert out.shape == (80, 96, 3) and out.dtype == np.uint8
     info = ctx.results["upscale"]
     assert info["native_scale"] == 4 and info["tile"] == 0 and info["fp32_reruns"] == 0
@@ -175,8 +176,7 @@ def test_alpha_through_the_model_and_opaque_alpha_costs_nothing(nearest_path: Pa
 def test_sixteen_bit_precision_survives_the_stage(nearest_path: Path) -> None:
     levels = torch.arange(64 * 64, dtype=torch.float32).reshape(1, 64, 64) / 65535.0  # 4096 distinct 16-bit codes
     image = Image(levels.expand(3, -1, -1).contiguous(), None, Metadata(bit_depth=16))
-    ctx = RunContext(device="cpu")
-    out = Upscale(model=str(nearest_path))(image, ctx)
+    out, ctx = Upscale(model=str(nearest_path))(image, RunContext(device="cpu"), return_results=True)
     assert ctx.results["upscale"]["dtype"] == "float32"
     torch.testing.assert_close(out.pixels, F.interpolate(image.pixels[None], scale_factor=4)[0], atol=1e-7, rtol=0)
     assert out.pixels.unique().numel() == 4096  # nothing was rounded to 8 bits
@@ -195,8 +195,7 @@ def test_sixteen_bit_precision_survives_the_stage(nearest_path: Path) -> None:
 )
 def test_output_size_targets(tiny_path: Path, params: dict, shape: tuple[int, int]) -> None:
     x = torch.rand(3, 15, 20, generator=torch.Generator().manual_seed(3))
-    ctx = RunContext(device="cpu")
-    out = Upscale(model=str(tiny_path), **params)(x, ctx)
+    out, ctx = Upscale(model=str(tiny_path), **params)(x, RunContext(device="cpu"), return_results=True)
     assert tuple(out.shape[-2:]) == shape and ctx.results["upscale"]["output_size"] == [shape[1], shape[0]]
 
 
@@ -290,8 +289,7 @@ def test_cuda_fp16_channels_last_matches_cpu_fp32() -> None:
 
     crop = np.asarray(PILImage.open(KODAK / "kodim05.png").convert("RGB"))[:256, :256].copy()
     cpu = Upscale(model=str(ANIMEVIDEOV3), tile=0, precision="fp32")(crop, RunContext(device="cpu"))
-    ctx = RunContext(device="cuda")
-    gpu = Upscale(model=str(ANIMEVIDEOV3), tile=128)(crop, ctx)
+    gpu, ctx = Upscale(model=str(ANIMEVIDEOV3), tile=128)(crop, RunContext(device="cuda"), return_results=True)
     assert ctx.results["upscale"]["dtype"] == "float16" and ctx.results["upscale"]["fp32_reruns"] == 0
     diff = np.abs(cpu.astype(int) - gpu.astype(int))
     assert diff.max() <= 4 and diff.mean() < 0.5
@@ -314,8 +312,8 @@ def test_cuda_half_precision_overflow_is_rerun_in_fp32(tiny_path: Path) -> None:
     x = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(7)) * 0.9
     x[:, 3, 3] = 1.0
     expected = Upscale(model=str(tiny_path), tile=32, precision="fp32")(x, RunContext(device="cuda"))
-    ctx = RunContext(device="cuda")
-    out = Upscale(model=str(tiny_path), tile=32, precision="fp16", model_call=overflowing)(x, ctx)
+    stage = Upscale(model=str(tiny_path), tile=32, precision="fp16", model_call=overflowing)
+    out, ctx = stage(x, RunContext(device="cuda"), return_results=True)
     assert ctx.results["upscale"]["fp32_reruns"] >= 1 and len(ctx.warnings) == 1
     torch.testing.assert_close(out.cpu(), expected.cpu(), atol=3e-3, rtol=0)
 
@@ -323,8 +321,7 @@ def test_cuda_half_precision_overflow_is_rerun_in_fp32(tiny_path: Path) -> None:
 @pytest.mark.cuda
 def test_cuda_sixteen_bit_sources_run_in_fp32(nearest_path: Path) -> None:
     image = Image(torch.rand(3, 16, 16), None, Metadata(bit_depth=16))
-    ctx = RunContext(device="cuda")
-    Upscale(model=str(nearest_path))(image, ctx)
+    _, ctx = Upscale(model=str(nearest_path))(image, RunContext(device="cuda"), return_results=True)
     assert ctx.results["upscale"]["dtype"] == "float32"
 
 
