@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -340,3 +341,160 @@ def test_the_memory_estimate_sees_every_layer_through_spandrels_call(tmp_path: P
     direct = estimate_bytes_per_pixel(descriptor.model, 3, device="cpu", dtype=torch.float32)
     output_only = estimate_bytes_per_pixel(lambda t: descriptor.model(t), 3, device="cpu", dtype=torch.float32)
     assert through_call == direct > output_only
+
+
+# -- batches ----------------------------------------------------------------------------------------
+
+
+def test_a_batch_of_three_equals_three_single_calls(tiny_path: Path) -> None:
+    """Exactly, when each forward pass holds the tiles it holds for one image (CPU: one tile per
+    pass); within fp32 rounding when tiles of the three share passes (a batched convolution may
+    sum in another order)."""
+    batch = torch.rand(3, 40, 36, 3, generator=torch.Generator().manual_seed(8))  # ComfyUI's [B,H,W,C]
+    stage = Upscale(model=str(tiny_path), tile=24, tile_overlap=8)
+    out, contexts = stage(batch, RunContext(device="cpu"), return_results=True)
+    singles = [stage(batch[i], RunContext(device="cpu"), layout="HWC") for i in range(3)]
+    assert out.shape == (3, 160, 144, 3) and out.dtype == torch.float32
+    assert all(torch.equal(out[i], singles[i]) for i in range(3))
+    assert [c.results["upscale"]["output_size"] for c in contexts] == [[144, 160]] * 3
+    shared = Upscale(model=str(tiny_path), tile=24, tile_overlap=8, batch=4)(batch, RunContext(device="cpu"))
+    torch.testing.assert_close(shared, out, atol=1e-5, rtol=0)
+
+
+def test_a_batch_that_cannot_share_passes_runs_image_by_image(nearest_path: Path) -> None:
+    """Gray images through an RGB model take the per-image path (expand, luma); the result is the same."""
+    gray = torch.rand(2, 1, 12, 10, generator=torch.Generator().manual_seed(9))
+    out = Upscale(model=str(nearest_path))(gray, RunContext(device="cpu"))
+    assert out.shape == (2, 1, 48, 40)
+    torch.testing.assert_close(out, F.interpolate(gray, scale_factor=4), atol=1e-6, rtol=0)
+
+
+@pytest.mark.shared
+def test_a_batch_of_three_through_the_real_model_equals_three_single_calls() -> None:
+    batch = torch.rand(3, 64, 64, 3, generator=torch.Generator().manual_seed(10))
+    stage = Upscale(model=str(ANIMEVIDEOV3))
+    out = stage(batch, RunContext(device="cpu"))
+    assert out.shape == (3, 256, 256, 3)
+    for i in range(3):
+        assert torch.equal(out[i], stage(batch[i : i + 1], RunContext(device="cpu"))[0])
+
+
+# -- models from the caller --------------------------------------------------------------------------
+
+
+def comfy_style_descriptor(path: Path) -> Any:
+    """What ComfyUI's UpscaleModelLoader hands on: spandrel's descriptor from the state dict, eval mode."""
+    from spandrel import ModelLoader
+
+    from enhance.models.load import read_state_dict
+
+    return ModelLoader().load_from_state_dict(read_state_dict(path)).eval()
+
+
+def test_a_loaded_descriptor_runs_like_its_file(tiny_path: Path) -> None:
+    x = torch.rand(3, 20, 24, generator=torch.Generator().manual_seed(11))
+    descriptor = comfy_style_descriptor(tiny_path)
+    seen: list[Any] = []
+
+    def spy(d: Any) -> Any:
+        seen.append(d)
+        return model_forward(d)
+
+    stage = Upscale(model=descriptor, tile=0, model_call=spy)
+    assert stage.params.model == "<loaded RealESRGAN Compact x4>"  # the parameters stay what YAML can hold
+    assert UpscaleParams.model_validate(stage.params.model_dump()) == stage.params
+    out = stage(x, RunContext(device="cpu"))
+    assert all(d is descriptor for d in seen)  # on its device in its dtype: used as it is, no copy
+    assert torch.equal(out, Upscale(model=str(tiny_path), tile=0)(x, RunContext(device="cpu")))
+
+
+@pytest.mark.shared
+def test_the_real_model_as_a_loaded_descriptor() -> None:
+    x = torch.rand(1, 32, 32, 3, generator=torch.Generator().manual_seed(12))
+    out = Upscale(model=comfy_style_descriptor(ANIMEVIDEOV3))(x, RunContext(device="cpu"))
+    assert out.shape == (1, 128, 128, 3)
+    assert torch.equal(out, Upscale(model=str(ANIMEVIDEOV3))(x, RunContext(device="cpu")))
+
+
+def test_a_module_spandrel_recognises_is_described_by_it(tiny_path: Path) -> None:
+    module = comfy_style_descriptor(tiny_path).model  # a bare torch.nn.Module
+    x = torch.rand(3, 16, 12, generator=torch.Generator().manual_seed(13))
+    out = Upscale(model=module, tile=0)(x, RunContext(device="cpu"))
+    assert torch.equal(out, Upscale(model=str(tiny_path), tile=0)(x, RunContext(device="cpu")))
+    with pytest.raises(ConfigError, match="is RealESRGAN Compact x4 by its weights, not x2"):
+        Upscale(model=module, model_scale=2).setup(RunContext(device="cpu"))
+
+
+def test_any_other_module_runs_with_its_scale_given() -> None:
+    torch.manual_seed(14)
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 12, 3, padding=1), torch.nn.PixelShuffle(2)).eval()
+    x = torch.rand(3, 10, 8, generator=torch.Generator().manual_seed(15))
+    out = Upscale(model=module, model_scale=2, tile=0)(x, RunContext(device="cpu"))
+    with torch.no_grad():
+        torch.testing.assert_close(out, module(x[None])[0].clamp(0, 1), atol=1e-6, rtol=0)
+    with pytest.raises(ConfigError, match=r"Sequential given is not an architecture spandrel recognises.*model_scale"):
+        Upscale(model=module).setup(RunContext(device="cpu"))
+
+
+def test_the_callers_model_is_never_changed(tiny_path: Path) -> None:
+    """A model in training mode (or on another device/dtype) is copied; the caller's stays as it was."""
+    descriptor = comfy_style_descriptor(tiny_path)
+    descriptor.model.train()
+    weight = next(descriptor.model.parameters())
+    before = weight.detach().clone()
+    seen: list[Any] = []
+
+    def spy(d: Any) -> Any:
+        seen.append(d)
+        return model_forward(d)
+
+    x = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(16))
+    Upscale(model=descriptor, tile=0, model_call=spy)(x, RunContext(device="cpu"))
+    assert seen and all(d is not descriptor and not d.model.training for d in seen)
+    assert descriptor.model.training and next(descriptor.model.parameters()) is weight and torch.equal(weight, before)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"model": "realesr-animevideov3", "model_scale": 2}, "model_scale is for a torch.nn.Module"),
+        ({"model": object()}, "cannot use a object as a model"),
+    ],
+)
+def test_models_that_cannot_be_used_are_config_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Upscale(**kwargs).setup(RunContext(device="cpu"))
+
+
+def test_the_realesrgan_engine_needs_a_file(tiny_path: Path) -> None:
+    with pytest.raises(ConfigError, match="engine realesrgan loads model files only"):
+        Upscale(model=comfy_style_descriptor(tiny_path), engine="realesrgan").setup(RunContext(device="cpu"))
+
+
+# -- progress and cancel ---------------------------------------------------------------------------------
+
+
+def test_progress_and_cancel_reach_the_tiles(tiny_path: Path) -> None:
+    import threading
+
+    from enhance.errors import Cancelled
+
+    x = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(17))
+    calls: list[tuple[int, int]] = []
+    Upscale(model=str(tiny_path), tile=24, tile_overlap=8)(
+        x, RunContext(device="cpu"), progress=lambda d, t: calls.append((d, t))
+    )
+    total = calls[-1][1]
+    assert total > 4 and calls[-1] == (total, total) and [d for d, _ in calls] == list(range(1, total + 1))
+    stop = threading.Event()
+    with pytest.raises(Cancelled):
+        Upscale(model=str(tiny_path), tile=24, tile_overlap=8)(
+            x, RunContext(device="cpu"), progress=lambda d, t: stop.set(), cancel=stop
+        )
+    # a pipeline checks between stages too: cancelled before upscale even starts
+    from enhance.pipeline import Pipeline
+    from enhance.stages.resize import Resize
+
+    pipe = Pipeline([Resize(scale=1.0), Upscale(model=str(tiny_path))], device="cpu")
+    with pytest.raises(Cancelled, match="pipeline"):
+        pipe(x, cancel=lambda: True)
