@@ -122,6 +122,7 @@ PUBLIC: dict[str, list[str]] = {
         "suffix_for_format",
         "write",
     ],
+    "enhance.integrations.comfyui": ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"],
     "enhance.errors": [
         "Cancelled",
         "ConfigError",
