@@ -281,7 +281,14 @@ def to_images(
         if order == "bgr":
             planes = _swap_rb(planes, 1)
         meta_depth = 16 if name == "uint16" else 8
-        return [Image.from_planes(p.contiguous(), Metadata(bit_depth=meta_depth)) for p in planes], kind
+        caller = value.untyped_storage().data_ptr()
+        images = []
+        for one in planes:
+            one = one.contiguous()
+            if one.untyped_storage().data_ptr() == caller:  # the caller's memory: never handed to a stage
+                one = one.clone()
+            images.append(Image.from_planes(one, Metadata(bit_depth=meta_depth)))
+        return images, kind
     try:
         import PIL.Image
     except ImportError:  # pragma: no cover - pillow is a core dependency

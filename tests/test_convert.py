@@ -313,3 +313,22 @@ def test_an_op_refuses_with_the_same_error() -> None:
         ops.deband(torch.rand(2, 24, 20, 3))
     with pytest.raises(ImageFormatError, match="as BCHW it has 24 channels"):
         ops.resize(torch.rand(2, 24, 20, 3), (4, 4), layout="BCHW")
+
+
+class InPlace(Stage):
+    """Writes into the pixels it is given (a careless third-party stage)."""
+
+    name: ClassVar[str] = "in_place"
+    description: ClassVar[str] = "zeroes its input in place, for tests"
+
+    def process(self, image: Image, ctx: RunContext) -> Image:
+        image.pixels.zero_()
+        return image
+
+
+@pytest.mark.parametrize("shape", [(3, 8, 8), (2, 3, 8, 8), (2, 8, 8, 3)])
+def test_the_callers_tensor_is_never_handed_to_a_stage(shape: tuple[int, ...]) -> None:
+    given = torch.rand(shape)
+    kept = given.clone()
+    assert float(InPlace()(given, CPU).abs().max()) == 0.0
+    assert torch.equal(given, kept)
