@@ -43,7 +43,13 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("index", range(len(BLOCKS)), ids=[f"block{i}" for i in range(len(BLOCKS))])
+@pytest.mark.parametrize(
+    "index",
+    [  # the blocks that run the real model are among the slowest tests
+        pytest.param(i, id=f"block{i}", marks=[pytest.mark.slow] if any(n in code for n in NEEDS_MODEL) else [])
+        for i, code in enumerate(BLOCKS)
+    ],
+)
 def test_a_readme_python_block_runs_as_written(index: int, workdir: Path) -> None:
     code = BLOCKS[index]
     if any(name in code for name in NEEDS_MODEL) and not (SHARED_WEIGHTS / "realesr-animevideov3.pth").is_file():

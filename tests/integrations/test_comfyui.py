@@ -220,6 +220,7 @@ def test_the_score_node_returns_the_scores_as_json(mappings: dict[str, type]) ->
         execute(mappings, "EnhanceScore", image=sharp, before=comfy_image(3, 48, 48))
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_the_pipeline_node_runs_anime_4k_on_a_batch(mappings: dict[str, type], monkeypatch: pytest.MonkeyPatch) -> None:
     """anime-4k from the shipped pipelines.yaml (real model found through ENHANCE_WEIGHTS), sized down."""

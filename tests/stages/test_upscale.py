@@ -369,6 +369,7 @@ def test_a_batch_that_cannot_share_passes_runs_image_by_image(nearest_path: Path
     torch.testing.assert_close(out, F.interpolate(gray, scale_factor=4), atol=1e-6, rtol=0)
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_a_batch_of_three_through_the_real_model_equals_three_single_calls() -> None:
     batch = torch.rand(3, 64, 64, 3, generator=torch.Generator().manual_seed(10))
