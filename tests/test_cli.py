@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from enhance.cli import app
 from enhance.stages import Stage, StageParams, register_stage
 from tests.conftest import ROOT
+from tests.outfolders import held_by_another_process
 
 
 def enhance(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -264,3 +265,38 @@ def test_sigterm_unwinds_like_ctrl_c() -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert cleaned == [True]
+
+
+def test_a_second_run_into_a_held_folder_exits_2_with_one_line(tmp_path: Path) -> None:
+    generated_folder(tmp_path / "in")
+    config = small_config(tmp_path)
+    args = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "small"]
+    with held_by_another_process(tmp_path / "out") as holder:
+        out = enhance(*args)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert f"another enhance command (pid {holder.pid}, started" in out.stderr and "choose another -o" in out.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".enhance.lock"]
+    assert enhance(*args).returncode == 0  # once the holder is gone
+
+
+def test_a_manifest_that_cannot_be_written_is_one_line_and_exit_1_not_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    real_replace = os.replace
+
+    def replace(source, target, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(target).name == "manifest.json":
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(target))
+        return real_replace(source, target, *args, **kwargs)
+
+    generated_folder(tmp_path / "in")
+    config = small_config(tmp_path)
+    monkeypatch.setattr(os, "replace", replace)
+    args = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "small"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "internal error" not in result.output, result.output
+    (line,) = [line for line in result.output.splitlines() if "manifest.json: cannot be written" in line]
+    assert "(Read-only file system)" in line and "rerun" in line

@@ -505,12 +505,13 @@ def test_written_file_follows_umask_and_stale_temps_are_removed(tmp_path):
         os.umask(old)
     assert out.exists() and (out.stat().st_mode & 0o777) == 0o644
     assert leftovers(out.parent) == []
-    stale = out.parent / f".o.png.deadbeef{eio.TEMP_MARKER}"
-    other = tmp_path / f"x.png{eio.TEMP_MARKER}-crash"
-    stale.write_bytes(b"partial")
-    other.write_bytes(b"partial")
+    stale = out.parent / f"{eio.TEMP_MARKER}-{'d' * 32}"
+    other = tmp_path / f"{eio.TEMP_MARKER}-{'e' * 32}.png"
+    lookalike = tmp_path / f"x.png{eio.TEMP_MARKER}-crash"  # not enhance's name: kept
+    for path in (stale, other, lookalike):
+        path.write_bytes(b"partial")
     assert sorted(eio.remove_stale_temps(tmp_path)) == sorted([stale, other])
-    assert out.exists() and not stale.exists() and not other.exists()
+    assert out.exists() and not stale.exists() and not other.exists() and lookalike.exists()
 
 
 def test_atomic_output_replaces_on_success_and_cleans_up_on_error(tmp_path):

@@ -148,16 +148,48 @@ def score_files(
     recursive: bool = False,
     pattern: str | None = None,
     exclude: Path | None = None,
+    out_dir: Path | str | None = None,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Score files and folders; returns a manifest-shaped dict (``kind: "score"``).
 
+    With ``out_dir``, the reports (``report.json``, ``.csv``, ``.html``) are written there, their
+    paths listed under ``"reports"`` (a report that cannot be written is one line on ``echo`` and
+    under ``"unwritten"``), and the folder is held for the whole call (one writer per folder,
+    :func:`enhance.files.lock_folder`); files under it are not scored.
+
     Raises:
         ConfigError: unknown metrics, a full-reference metric without ``reference``, a missing
-            input or reference folder, or a bad device (before any image is read).
+            input or reference folder, a bad device, or an ``out_dir`` that cannot be written or
+            that another enhance command is writing into (all before any image is read).
     """
+    from ..files import lock_folder
+
+    if out_dir is None:
+        return _score_files(paths, reference, metrics, crop_border, device, recursive, pattern, exclude, None, echo)
+    out_dir = Path(out_dir)
+    with lock_folder(out_dir, "enhance score"):
+        return _score_files(
+            paths, reference, metrics, crop_border, device, recursive, pattern, exclude or out_dir, out_dir, echo
+        )
+
+
+def _score_files(
+    paths: Sequence[Path | str],
+    reference: Path | str | None,
+    metrics: Sequence[str] | str | None,
+    crop_border: int,
+    device: str,
+    recursive: bool,
+    pattern: str | None,
+    exclude: Path | None,
+    out_dir: Path | None,
+    echo: Callable[[str], None],
+) -> dict[str, Any]:
+    """:func:`score_files`, with ``out_dir`` (if any) held."""
     from ..batch import discover
     from ..devices import resolve_device
+    from ..files import remove_stale_temps
     from .registry import get_metric, validate_metrics
 
     names = validate_metrics(metrics if metrics is not None else default_score_metrics(reference is not None))
@@ -172,6 +204,8 @@ def score_files(
     if not found:
         raise ConfigError(f"no images found in {', '.join(map(str, paths))}")
     plain = [n for n in names if get_metric(n).kind == "no-reference"]
+    if out_dir is not None:
+        remove_stale_temps(out_dir)
     started = now()
     records = []
     for path, relative in found:
@@ -191,7 +225,7 @@ def score_files(
             echo(f"warning: {relative.as_posix()}: {warning}")
         record["timings"]["compute"] = round(time.perf_counter() - t0, 4)
         records.append(record)
-    return build_manifest(
+    manifest = build_manifest(
         "score",
         records,
         started=started,
@@ -200,3 +234,8 @@ def score_files(
         crop_border=crop_border,
         reference=str(Path(reference).resolve()) if reference is not None else None,
     )
+    if out_dir is not None:
+        from ..report import record_reports
+
+        record_reports(manifest, out_dir, echo)
+    return manifest
