@@ -1,5 +1,9 @@
 """enhance: restore detail in AI-generated images, fast, on whole folders.
 
+>>> from enhance import Deband, Pipeline, Resize, Upscale
+>>> out = Resize(long_side=1024)(array)        # numpy, PIL, tensors (batches, channels-last) or paths
+>>> pipe = Pipeline([Deband(), Upscale(model="realesr-animevideov3"), Resize(long_side=2048)])
+
 The public API resolves lazily so that ``import enhance`` (and ``enhance --help``) stays fast:
 torch and friends load only when something that needs them is used.
 """
@@ -19,16 +23,23 @@ _EXPORTS: dict[str, str] = {
     "RunContext": "enhance.context",
     "Stage": "enhance.stages.base",
     "StageParams": "enhance.stages.base",
+    "Deband": "enhance.stages.deband",
+    "Resize": "enhance.stages.resize",
+    "Upscale": "enhance.stages.upscale",
+    "Score": "enhance.stages.score",
     "register_stage": "enhance.stages.registry",
     "get_stage": "enhance.stages.registry",
     "list_stages": "enhance.stages.registry",
     "Pipeline": "enhance.pipeline",
     "load_pipelines": "enhance.config",
+    "OutputSpec": "enhance.config",
     "run_batch": "enhance.batch",
     "resolve_device": "enhance.devices",
     "EnhanceError": "enhance.errors",
     "ConfigError": "enhance.errors",
     "InputError": "enhance.errors",
+    "ImageFormatError": "enhance.errors",
+    "Cancelled": "enhance.errors",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -7,7 +7,15 @@ input file, reported in one line while the batch goes on (exit 1 at the end).
 
 from __future__ import annotations
 
-__all__ = ["EnhanceError", "ConfigError", "InputError", "StageUnavailableError", "first_line"]
+__all__ = [
+    "EnhanceError",
+    "ConfigError",
+    "InputError",
+    "StageUnavailableError",
+    "ImageFormatError",
+    "Cancelled",
+    "first_line",
+]
 
 
 class EnhanceError(Exception):
@@ -28,6 +36,22 @@ class InputError(EnhanceError):
 
     The message names the file, what is wrong and what to do; the batch skips it and goes on.
     """
+
+
+class ImageFormatError(EnhanceError, ValueError):
+    """An in-memory image (numpy array, tensor, PIL image) that enhance cannot take: wrong rank,
+    channel count, dtype or layout, or a shape that fits two layouts.
+
+    Raised in one place, :mod:`enhance.convert`, by stages, ops and pipelines alike; the message names
+    the shape and dtype received and the shapes accepted. A ``ValueError``, so code that caught the
+    earlier errors keeps working.
+    """
+
+
+class Cancelled(EnhanceError):
+    """The caller cancelled a long call (a ``cancel`` callable returned True or a
+    ``threading.Event`` was set). Raised between tile batches, after the memory the call held was
+    released; nothing is returned and nothing was written."""
 
 
 def first_line(exc: BaseException, *, default: str | None = None, limit: int | None = None) -> str:

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .config import DEFAULT_PIPELINE, OutputSpec, PipelineSpec, load_pipeline_spec
 from .context import RunContext
 from .stages.base import Stage
 
 if TYPE_CHECKING:
+    from .context import CancelLike, Progress
+    from .convert import Layout
     from .image import Image, Raster
 
 __all__ = ["Pipeline", "RunContext"]
@@ -111,6 +113,7 @@ class Pipeline:
         image = image.to(base.device)
         ctx = base.for_image(source=image, path=path)
         for stage in self.stages:
+            ctx.raise_if_cancelled(f"pipeline {self.name or ''}".rstrip())
             image = stage.process(image, ctx)
         return image, ctx
 
@@ -129,15 +132,49 @@ class Pipeline:
         out = from_image(result, bit_depth=bit_depth, dither=self.output.dither, seed=ctx.seed)
         return out, result, ctx
 
-    def __call__(self, image: Any) -> Any:
-        """Run on an Image, numpy array, PIL image, tensor or path; returns the same kind
-        (an :class:`~enhance.image.Image` for a path)."""
-        from .convert import coerce, restore_kind
+    def process_batch(self, images: Sequence[Image], contexts: Sequence[RunContext]) -> list[Image]:
+        """Run every stage over several images (already on the device), stage by stage, so that a
+        stage that batches (upscale) sees them together. Checks the contexts' ``cancel`` between
+        stages."""
+        images = list(images)
+        for stage in self.stages:
+            for ctx in contexts:
+                ctx.raise_if_cancelled(f"pipeline {self.name or ''}".rstrip())
+            images = stage.process_batch(images, contexts)
+        return images
 
-        value, kind = coerce(image, self.device)
+    def __call__(
+        self,
+        image: Any,
+        *,
+        layout: Layout | str | None = None,
+        channel_order: Literal["rgb", "bgr"] | str = "rgb",
+        return_results: bool = False,
+        progress: Progress | None = None,
+        cancel: CancelLike | None = None,
+    ) -> Any:
+        """Run on an Image, path, numpy array, PIL image or tensor (one image or a batch); returns
+        the same kind, layout, dtype and device (an :class:`~enhance.image.Image` for a path).
+
+        Each call works on fresh per-image contexts; ``return_results=True`` returns them too:
+        ``(result, context)``, or ``(result, [context per image])`` for a batch. ``layout``,
+        ``channel_order``, ``progress`` and ``cancel`` are as for :meth:`Stage.__call__
+        <enhance.stages.base.Stage.__call__>`.
+        """
+        from dataclasses import replace
+
+        from .convert import from_images, to_images
+
+        base = self.setup()
+        if progress is not None or cancel is not None:
+            base = replace(base, progress=progress, cancel=cancel)
+        images, kind = to_images(image, base.device, layout=layout, channel_order=channel_order)
         path = Path(image) if isinstance(image, (str, Path)) else None
-        result, _ = self.process(value, path=path)
-        return restore_kind(result, kind)
+        contexts = [base.for_image(source=one, path=path) for one in images]
+        out = from_images(self.process_batch(images, contexts), kind)
+        if not return_results:
+            return out
+        return out, (contexts if kind.is_batch else contexts[0])
 
     def run_file(self, source: Path | str, destination: Path | str) -> RunContext:
         """Read ``source``, run the pipeline, write ``destination`` atomically with the output spec."""

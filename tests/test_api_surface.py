@@ -17,16 +17,23 @@ from tests.conftest import ROOT
 
 PUBLIC: dict[str, list[str]] = {
     "enhance": [
+        "Cancelled",
         "ConfigError",
+        "Deband",
         "EnhanceError",
         "Image",
+        "ImageFormatError",
         "InputError",
         "Metadata",
+        "OutputSpec",
         "Pipeline",
         "Raster",
+        "Resize",
         "RunContext",
+        "Score",
         "Stage",
         "StageParams",
+        "Upscale",
         "__version__",
         "get_stage",
         "list_stages",
@@ -74,7 +81,9 @@ PUBLIC: dict[str, list[str]] = {
         "ModelInfo",
         "ReferenceUpscaler",
         "ZOO",
+        "as_descriptor",
         "check_file",
+        "clear_cache",
         "download_dir",
         "get_entry",
         "inspect_file",
@@ -83,6 +92,7 @@ PUBLIC: dict[str, list[str]] = {
         "read_state_dict",
         "resolve_model",
         "search_dirs",
+        "set_cache_size",
     ],
     "enhance.stages": [
         "BUILTIN_STAGES",
@@ -112,6 +122,29 @@ PUBLIC: dict[str, list[str]] = {
         "suffix_for_format",
         "write",
     ],
+    "enhance.integrations.comfyui": ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"],
+    "enhance.errors": [
+        "Cancelled",
+        "ConfigError",
+        "EnhanceError",
+        "ImageFormatError",
+        "InputError",
+        "StageUnavailableError",
+        "first_line",
+    ],
+    "enhance.convert": [
+        "ACCEPTED",
+        "ImageKind",
+        "LAYOUTS",
+        "Layout",
+        "channels_first",
+        "check_planes",
+        "coerce",
+        "from_images",
+        "restore_kind",
+        "restore_layout",
+        "to_images",
+    ],
     "enhance.files": [
         "DEFAULT_NAME_MAX",
         "FolderLock",
@@ -127,7 +160,6 @@ PUBLIC: dict[str, list[str]] = {
         "name_max",
         "remove_stale_temps",
     ],
-    "enhance.convert": ["coerce", "restore_kind"],
     "enhance.image": [
         "Image",
         "Metadata",
@@ -179,10 +211,21 @@ def test_importing_the_packages_and_listing_names_imports_nothing_heavy() -> Non
         "        app(args)\n"
         "    except SystemExit:\n"
         "        pass\n"
+        "from enhance import Deband, Resize, Upscale, Score, OutputSpec, Pipeline, ImageFormatError, Cancelled\n"
+        "Pipeline([Deband(), Resize(long_side=8), Upscale(model='realesr-animevideov3'), Score()], device='cpu')\n"
         "print('HEAVY', sorted(m for m in ('torch', 'cv2', 'spandrel', 'kornia', 'numpy') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert "HEAVY []" in out.stdout, out.stdout[-500:] + out.stderr[-500:]
+
+
+def test_the_stage_classes_are_the_registered_ones() -> None:
+    import enhance
+    from enhance.stages import get_stage
+
+    for name in ("deband", "resize", "upscale", "score"):
+        assert getattr(enhance, name.capitalize()) is get_stage(name)
+    assert issubclass(enhance.ImageFormatError, ValueError) and issubclass(enhance.Cancelled, enhance.EnhanceError)
 
 
 def test_the_version_has_one_home() -> None:

@@ -23,6 +23,9 @@ _EXPORTS: dict[str, str] = {
     "inspect_file": "load",
     "load_model": "load",
     "read_state_dict": "load",
+    "as_descriptor": "load",
+    "clear_cache": "load",
+    "set_cache_size": "load",
     "ReferenceUpscaler": "reference",
 }
 

@@ -8,7 +8,12 @@ runs. TorchScript archives are refused too: they contain code. The state dict th
 ``spandrel``, which detects the architecture (ESRGAN/RRDBNet, SRVGGNetCompact, SwinIR, HAT, ...).
 
 Loaded models are cached per (file, device, dtype, memory format, interpolation) so that a batch,
-and every stage instance that names the same model, loads it once.
+and every stage instance that names the same model, loads it once. The cache keeps the most recently
+used :func:`set_cache_size` entries (8 by default: an upscale stage on CUDA holds two or three, its
+CPU copy, its half-precision copy and, after an overflow, an fp32 one); :func:`clear_cache` empties it.
+
+A model the caller already holds (a spandrel descriptor, e.g. ComfyUI's UPSCALE_MODEL, or a bare
+``torch.nn.Module``) goes through :func:`as_descriptor`; it is never cached here (it is the caller's).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import pickle
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +40,10 @@ __all__ = [
     "inspect_file",
     "interpolate_state_dicts",
     "load_model",
+    "as_descriptor",
     "clear_cache",
+    "set_cache_size",
+    "DEFAULT_CACHE_SIZE",
 ]
 
 _SAFE_SUFFIXES = (".pth", ".pt", ".ckpt")
@@ -242,7 +251,11 @@ def interpolate_state_dicts(a: dict[str, Any], b: dict[str, Any], weight: float)
     return {k: (weight * v + (1.0 - weight) * b[k]) if v.is_floating_point() else v for k, v in a.items()}
 
 
-_cache: dict[tuple[Any, ...], ImageModelDescriptor] = {}
+#: how many loaded models the cache keeps by default
+DEFAULT_CACHE_SIZE = 8
+
+_cache: OrderedDict[tuple[Any, ...], ImageModelDescriptor] = OrderedDict()
+_cache_size: int | None = DEFAULT_CACHE_SIZE
 _lock = threading.Lock()
 
 
@@ -285,6 +298,7 @@ def load_model(
     with _lock:
         cached = _cache.get(key)
         if cached is not None:
+            _cache.move_to_end(key)
             return cached
         state = read_state_dict(path)
         if other is not None:
@@ -300,10 +314,147 @@ def load_model(
         if channels_last:
             descriptor.model.to(memory_format=torch.channels_last)
         _cache[key] = descriptor
+        _trim()
         return descriptor
 
 
+def _trim() -> None:
+    """Drop the least recently used models beyond the cache size (with the lock held)."""
+    while _cache_size is not None and len(_cache) > _cache_size:
+        _cache.popitem(last=False)
+
+
+def _release() -> None:
+    """Hand the memory of dropped models back (CUDA's cached blocks too, once torch is in use)."""
+    import sys
+
+    from ..devices import release_memory
+
+    torch = sys.modules.get("torch")
+    cuda = torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized()
+    release_memory("cuda" if cuda else "cpu")
+
+
 def clear_cache() -> None:
-    """Forget every loaded model (frees their memory once nothing else holds them)."""
+    """Forget every loaded model and free their memory (once nothing else holds them: a stage
+    that loaded one keeps using it until it is set up again)."""
     with _lock:
         _cache.clear()
+    _release()
+
+
+def set_cache_size(size: int | None) -> int | None:
+    """Keep at most ``size`` loaded models (the least recently used go first; None: no limit;
+    0: cache nothing). Returns the previous size.
+
+    Raises:
+        ValueError: a negative size.
+    """
+    global _cache_size
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise ValueError(f"cache size must be a whole number >= 0 or None, got {size!r}")
+    with _lock:
+        previous, _cache_size = _cache_size, size
+        before = len(_cache)
+        _trim()
+        dropped = len(_cache) < before
+    if dropped:
+        _release()
+    return previous
+
+
+def _caller_architecture(name: str) -> Any:
+    """A spandrel architecture standing for a caller's module that spandrel does not recognise
+    (it never detects or loads anything: the module is already built)."""
+    from spandrel import Architecture
+
+    class CallerModule(Architecture):  # type: ignore[type-arg]
+        def load(self, state_dict: Any) -> Any:  # pragma: no cover - never called
+            raise NotImplementedError("a caller's module is already loaded")
+
+    return CallerModule(id=name, name=name, detect=lambda _state: False)
+
+
+def as_descriptor(model: Any, *, scale: int | None = None) -> ImageModelDescriptor:
+    """A spandrel ``ImageModelDescriptor`` for a model the caller holds.
+
+    * a descriptor (e.g. ComfyUI's UPSCALE_MODEL) is returned as it is;
+    * a ``torch.nn.Module`` whose weights spandrel recognises (any architecture it knows) is
+      described by spandrel (scale, channels, size requirements, fp16/bf16 support) and wrapped
+      as it is: the caller's module, not a copy, runs;
+    * any other module needs ``scale`` (its upscale factor); it is taken as RGB in and out,
+      fp32-only, with no size requirements, unless its first convolution says otherwise.
+
+    Nothing is moved or changed: the upscale stage copies a model it must move to another device
+    or dtype, and leaves the caller's alone.
+
+    Raises:
+        ConfigError: not a model, a non-image spandrel model, or an unknown module without ``scale``.
+    """
+    import torch
+    from spandrel import (
+        ImageModelDescriptor,
+        MaskedImageModelDescriptor,
+        ModelLoader,
+        SizeRequirements,
+        UnsupportedModelError,
+    )
+
+    if isinstance(model, ImageModelDescriptor):
+        return model
+    if isinstance(model, MaskedImageModelDescriptor):
+        raise ConfigError(f"the model given is a {model.purpose} model, not an image-to-image model")
+    if not isinstance(model, torch.nn.Module):
+        raise ConfigError(
+            f"cannot use a {type(model).__name__} as a model: give a zoo name, a path, a spandrel "
+            "ImageModelDescriptor or a torch.nn.Module"
+        )
+    label = type(model).__name__
+    try:
+        detected = ModelLoader().load_from_state_dict(model.state_dict())
+    except (UnsupportedModelError, KeyError, RuntimeError, ValueError, AssertionError):
+        detected = None
+    if isinstance(detected, ImageModelDescriptor):
+        if scale is not None and scale != detected.scale:
+            raise ConfigError(
+                f"the {label} given is {detected.architecture.name} x{detected.scale} by its weights, not x{scale}: "
+                "leave model_scale out"
+            )
+        same_class = type(detected.model) is type(model)
+        return ImageModelDescriptor(
+            model,
+            model.state_dict(),
+            architecture=detected.architecture,
+            purpose=detected.purpose,
+            tags=list(detected.tags),
+            supports_half=detected.supports_half,
+            supports_bfloat16=detected.supports_bfloat16,
+            scale=detected.scale,
+            input_channels=detected.input_channels,
+            output_channels=detected.output_channels,
+            size_requirements=detected.size_requirements,
+            tiling=detected.tiling,
+            call_fn=detected._call_fn if same_class else None,  # its own call for spandrel's own class
+        )
+    if scale is None:
+        raise ConfigError(
+            f"the {label} given is not an architecture spandrel recognises: pass its upscale factor "
+            "(Upscale(model=..., model_scale=N))"
+        )
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ConfigError(f"model_scale must be a whole number >= 1, got {scale!r}")
+    first = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
+    channels = first.in_channels if first is not None and first.in_channels in (1, 3) else 3
+    return ImageModelDescriptor(
+        model,
+        model.state_dict(),
+        architecture=_caller_architecture(label),
+        purpose="SR" if scale > 1 else "Restoration",
+        tags=["caller"],
+        supports_half=False,
+        supports_bfloat16=False,
+        scale=scale,
+        input_channels=channels,
+        output_channels=channels,
+        size_requirements=SizeRequirements(),
+    )

@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     import torch
 
+    from ..convert import Layout
+
 __all__ = ["deband", "CHANNELS", "Bounds", "THRESHOLD", "RADIUS", "ITERATIONS", "GRAIN"]
 
 #: which planes of the YCbCr image are debanded
@@ -103,6 +105,7 @@ def deband(
     grain: float = GRAIN.default,
     seed: int = 0,
     channels: Literal["all", "luma", "chroma"] = "all",
+    layout: Layout | str | None = None,
 ) -> torch.Tensor:
     """Remove banding from ``x`` (``[C,H,W]`` or ``[B,C,H,W]`` float in [0,1], C = 1 or 3).
 
@@ -121,16 +124,26 @@ def deband(
             bit for bit, on a given device, whether images come alone or in a batch.
         channels: ``all`` (luma and chroma), ``luma`` or ``chroma`` (full-range BT.601 YCbCr);
             grey input has one plane, debanded unless ``chroma``.
+        layout: the axes of ``x`` when it is not channels-first: ``"BHWC"`` (ComfyUI's IMAGE),
+            ``"HWC"``, ``"HW"`` (see :mod:`enhance.convert`); the result comes back alike.
 
     Returns:
-        A float tensor shaped like ``x`` on its device; pixels that were not smoothed come back
-        exactly as they went in.
+        A float tensor shaped like ``x`` (same dtype) on its device; pixels that were not smoothed
+        come back exactly as they went in.
+
+    Raises:
+        ImageFormatError: ``x`` is not a float image tensor in a layout it takes.
+        ValueError: a setting out of range.
     """
     import torch
 
+    if layout is not None:
+        from ..convert import channels_first, restore_layout
+
+        planes = channels_first(x, layout)
+        kwargs = {"threshold": threshold, "radius": radius, "iterations": iterations, "grain": grain}
+        return restore_layout(deband(planes, **kwargs, seed=seed, channels=channels), layout)
     _check(x, threshold, radius, iterations, grain, channels)
-    if not x.dtype.is_floating_point:
-        raise ValueError(f"deband: expected a float tensor in [0,1], got {x.dtype}")
     images = (x if x.ndim == 4 else x[None]).float()
     settings = _Settings(threshold * _CODE, radius, iterations, grain * _CODE, int(seed), channels)
     outs = [_deband_image(image, settings).to(x.dtype) for image in images]
@@ -140,11 +153,9 @@ def deband(
 
 
 def _check(x: torch.Tensor, threshold: float, radius: int, iterations: int, grain: float, channels: str) -> None:
-    import torch
+    from ..convert import check_planes
 
-    if not isinstance(x, torch.Tensor) or x.ndim not in (3, 4) or x.shape[-3] not in (1, 3):
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"deband: expected [C,H,W] or [B,C,H,W] with C = 1 or 3, got {shape}")
+    check_planes(x, where="deband", channels=(1, 3))
     THRESHOLD.check("threshold", threshold, " codes")
     RADIUS.check("radius", radius, " pixels")
     ITERATIONS.check("iterations", iterations)

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
+    from ..convert import Layout
+
 __all__ = ["METHODS", "Method", "resize", "resize_to", "target_size"]
 
 Method = Literal["area", "lanczos", "bicubic", "matlab-bicubic"]
@@ -296,6 +298,7 @@ def resize(
     *,
     linear_light: bool = False,
     scale: Scale | None = None,
+    layout: Layout | str | None = None,
 ) -> torch.Tensor:
     """Resample ``x`` (``[..., C, H, W]`` float) to ``size = (height, width)`` on its own device.
 
@@ -309,11 +312,19 @@ def resize(
         scale: factor, or ``(sy, sx)``, that the coordinate mapping uses instead of the size ratio,
             as MATLAB's ``imresize`` does when given a scale. ``size`` must then be within one
             pixel of ``in * scale``.
+        layout: the axes of ``x`` when it is not ``[..., H, W]`` planes: ``"BHWC"`` (ComfyUI's
+            IMAGE), ``"HWC"`` (see :mod:`enhance.convert`); the result comes back alike.
 
     Returns:
         The resampled tensor, in ``x``'s dtype; ``x`` itself when the size does not change.
     """
     import torch
+
+    if layout is not None:
+        from ..convert import channels_first, restore_layout
+
+        planes = channels_first(x, layout)
+        return restore_layout(resize(planes, size, method, linear_light=linear_light, scale=scale), layout)
 
     if method not in METHODS:
         raise ValueError(f"unknown resize method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -367,9 +378,19 @@ def resize_to(
     scale: float | None = None,
     method: Method = "lanczos",
     linear_light: bool = False,
+    layout: Layout | str | None = None,
 ) -> torch.Tensor:
     """:func:`resize` to a target given as in :func:`target_size` (a ``scale`` also drives the
-    coordinate mapping, as MATLAB does)."""
+    coordinate mapping, as MATLAB does); ``layout`` as for :func:`resize`."""
+    if layout is not None:
+        from ..convert import channels_first, restore_layout
+
+        planes = channels_first(x, layout)
+        out = resize_to(
+            planes, long_side=long_side, width=width, height=height, scale=scale, method=method,
+            linear_light=linear_light,
+        )  # fmt: skip
+        return restore_layout(out, layout)
     size = target_size(
         (int(x.shape[-2]), int(x.shape[-1])), long_side=long_side, width=width, height=height, scale=scale
     )

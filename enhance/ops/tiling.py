@@ -16,7 +16,11 @@ out-of-memory error into an unbound variable, and returns a black image when fp1
 * **Size requirements.** Tiles are sized to a multiple of the model's ``multiple_of``; what still
   falls short (small images, ``minimum``, ``square``) is padded by reflection (then replicated
   where reflection cannot reach) and cropped from the output, as spandrel does.
-* **Batched.** Tiles share one shape, so several go through the model in one forward pass.
+* **Batched.** Tiles share one shape, so several go through the model in one forward pass, across
+  the images of a batch too.
+* **Progress and cancel.** ``progress(done_tiles, total_tiles)`` after every pass; ``cancel`` is
+  checked before every pass and stops the job with :class:`~enhance.errors.Cancelled`, its memory
+  released.
 * **On device.** The image is sliced on its device; no tile ever goes through the host.
 * **Out of memory.** The whole job restarts at half the tile size, down to ``min_tile``; then a
   :class:`MemoryError` says what to do. Never a half-written or black result.
@@ -33,10 +37,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from ..context import is_cancelled
 from ..devices import available_memory, is_out_of_memory, release_memory
 
 if TYPE_CHECKING:
     import torch
+
+    from ..context import CancelLike, Progress
 
 __all__ = ["TileStats", "SizeRequirementsLike", "tiled_upscale", "estimate_bytes_per_pixel", "auto_tile"]
 
@@ -293,11 +300,15 @@ def tiled_upscale(
     bytes_per_pixel: float | None = None,
     warn: Callable[[str], None] | None = None,
     stats: TileStats | None = None,
+    progress: Progress | None = None,
+    cancel: CancelLike | None = None,
 ) -> torch.Tensor:
     """Upscale ``x`` with ``model`` tile by tile and blend the tiles without seams.
 
     Args:
-        x: ``[C,H,W]`` or ``[N,C,H,W]`` float in [0,1], on the device the model runs on.
+        x: ``[C,H,W]`` or ``[N,C,H,W]`` float in [0,1], on the device the model runs on. The
+            tiles of all N images share forward passes (``batch`` tiles each); an image's result
+            does not depend on the others' (equal up to float rounding of a batched pass).
         model: maps ``[B,C,h,w]`` (in ``dtype``) to ``[B,C',h*scale,w*scale]``, unclamped.
         scale: the model's upscale factor.
         tile: tile side in input pixels; ``"auto"`` picks it from free memory (the whole image
@@ -315,6 +326,10 @@ def tiled_upscale(
         bytes_per_pixel: memory a pass needs per input pixel (estimated when needed and not given).
         warn: called once, with a message for the user, when tiles are rerun in fp32.
         stats: filled with what happened (:class:`TileStats`).
+        progress: called as ``progress(done_tiles, total_tiles)`` after every forward pass (the
+            count starts again if an out-of-memory error restarts the job with smaller tiles).
+        cancel: a ``threading.Event`` or a callable returning True, checked before every forward
+            pass: the job stops, frees what it allocated and raises :class:`~enhance.errors.Cancelled`.
 
     Returns:
         ``[C',H*scale,W*scale]`` (or ``[N,...]``) float32 in [0,1] on ``x``'s device.
@@ -322,9 +337,8 @@ def tiled_upscale(
     Raises:
         MemoryError: out of memory even at ``min_tile``.
         FloatingPointError: non-finite output in half precision and no ``fallback`` to rerun it.
+        Cancelled: ``cancel`` asked to stop.
     """
-    import torch
-
     if x.ndim not in (3, 4):
         raise ValueError(f"expected [C,H,W] or [N,C,H,W], got shape {tuple(x.shape)}")
     if scale < 1:
@@ -333,16 +347,12 @@ def tiled_upscale(
     req = size_requirements or _NoRequirements()
     dtype = dtype or x.dtype
     images = x[None] if x.ndim == 3 else x
-    job = _Job(model, scale, req, dtype, fallback, channels_last, warn, stats)
-    outs = []
-    for i in range(images.shape[0]):
-        image = images[i : i + 1]
-        if bytes_per_pixel is None and _needs_estimate(tile, batch, image.device):
-            bytes_per_pixel = estimate_bytes_per_pixel(
-                model, image.shape[1], device=image.device, dtype=dtype, size_requirements=req
-            )
-        outs.append(job.run(image, tile, overlap, batch, min_tile, bytes_per_pixel))
-    out = outs[0] if len(outs) == 1 else torch.cat(outs)  # no copy of a lone (possibly 8K) result
+    if bytes_per_pixel is None and _needs_estimate(tile, batch, images.device):
+        bytes_per_pixel = estimate_bytes_per_pixel(
+            model, images.shape[1], device=images.device, dtype=dtype, size_requirements=req
+        )
+    job = _Job(model, scale, req, dtype, fallback, channels_last, warn, stats, progress, cancel)
+    out = job.run(images, tile, overlap, batch, min_tile, bytes_per_pixel)
     return out[0] if x.ndim == 3 else out
 
 
@@ -356,27 +366,29 @@ class _Job:
     channels_last: bool
     warn: Callable[[str], None] | None
     stats: TileStats
+    progress: Progress | None = None
+    cancel: CancelLike | None = None
     warned: bool = False
 
     def run(
         self,
-        image: torch.Tensor,
+        images: torch.Tensor,
         tile: int | str | None,
         overlap: int,
         batch: int | str,
         min_tile: int,
         bytes_per_pixel: float | None,
     ) -> torch.Tensor:
-        _, _, h, w = image.shape
-        cuda = image.device.type == "cuda"
+        n, _, h, w = images.shape
+        cuda = images.device.type == "cuda"
         side = 0 if tile in (None, 0) else tile
-        if not _needs_estimate(side, batch, image.device):
+        if not _needs_estimate(side, batch, images.device):
             batch = 1 if batch == "auto" else batch
         else:
             assert bytes_per_pixel is not None
-            out_bytes = 4 * 4 * h * w * self.scale * self.scale  # float32 output + weights, 4 channels worst case
+            out_bytes = n * 4 * 4 * h * w * self.scale * self.scale  # float32 outputs + weights, 4 channels worst case
             fraction = 0.8 if cuda else 0.5
-            budget = int(available_memory(image.device) * fraction) - out_bytes
+            budget = int(available_memory(images.device) * fraction) - out_bytes
             auto_side = auto_tile(
                 h,
                 w,
@@ -389,21 +401,27 @@ class _Job:
                 side = auto_side
             if batch == "auto":
                 fits = max(int(budget / max(bytes_per_pixel, 1.0)), 1)
-                batch = max(fits // max(int(side) ** 2, 1), 1) if (cuda and side) else 1
+                per_pass = int(side) ** 2 if side else h * w
+                batch = max(fits // max(per_pass, 1), 1) if cuda else 1
         side, batch = int(side), max(int(batch), 1)
         while True:
             try:
-                return self._attempt(image, side, overlap, batch)
+                return self._attempt(images, side, overlap, batch)
             except Exception as exc:
                 if not is_out_of_memory(exc):
                     raise
-            release_memory(image.device)
+            release_memory(images.device)
+            if batch > 1:  # fewer tiles per pass before smaller tiles: smaller tiles cost more overlap
+                batch = max(batch // 2, 1)
+                log.info("out of memory with %d tiles per pass; retrying with %d", batch * 2, batch)
+                self.stats.oom_retries += 1
+                continue
             current = min(side, max(h, w)) if side else max(h, w)  # halving a tile larger than the image repeats it
             floor = -(-min_tile // self.req.multiple_of) * self.req.multiple_of
             smaller = max(_round_tile(current // 2, self.req.multiple_of), floor)
             if smaller >= current:
                 raise MemoryError(
-                    f"out of memory on {image.device} even with {current}px tiles: close other programs using "
+                    f"out of memory on {images.device} even with {current}px tiles: close other programs using "
                     "the device, use a smaller model, or run on another device (--device cpu)"
                 )
             log.info(
@@ -414,15 +432,31 @@ class _Job:
             self.stats.oom_retries += 1
             side = smaller
 
-    def _attempt(self, image: torch.Tensor, side: int, overlap: int, batch: int) -> torch.Tensor:
+    def _stop(self, device: torch.device) -> None:
+        """Raise Cancelled once the memory this attempt held is released (the caller drops its
+        references first: the traceback keeps its frame alive)."""
+        from ..errors import Cancelled
+
+        release_memory(device)
+        raise Cancelled("upscale was cancelled by the caller")
+
+    def _attempt(self, images: torch.Tensor, side: int, overlap: int, batch: int) -> torch.Tensor:
         import torch
 
-        _, _, h, w = image.shape
+        n, _, h, w = images.shape
         s = self.scale
         stats = self.stats
+        dev = images.device
         if side == 0 or (side >= h and side >= w):
-            stats.tile, stats.overlap, stats.batch, stats.tiles = 0, 0, 1, 1
-            return self._forward(image)
+            stats.tile, stats.overlap, stats.batch, stats.tiles = 0, 0, min(batch, n), n
+            parts: list[torch.Tensor] = []
+            for start in range(0, n, batch):
+                if is_cancelled(self.cancel):
+                    parts.clear()
+                    self._stop(dev)
+                parts.append(self._forward(images[start : start + batch]))
+                self._report(min(start + batch, n), n)
+            return parts[0] if len(parts) == 1 else torch.cat(parts)  # no copy of a lone (possibly 8K) result
         # Every core runs with up to ``ctx`` pixels of context around it, cropped away afterwards, so
         # each output pixel saw at least ``ctx`` pixels beyond its tile's cut; neighbouring cores
         # also overlap by ``ov`` = half of that, where they are blended.
@@ -434,8 +468,7 @@ class _Job:
         eh, ew = min(th + 2 * ctx, h), min(tw + 2 * ctx, w)  # what goes through the model, every tile alike
         wy0 = {y: min(max(y - ctx, 0), h - eh) for y in ys}
         wx0 = {x: min(max(x - ctx, 0), w - ew) for x in xs}
-        stats.tile, stats.overlap, stats.batch, stats.tiles = side, ctx, batch, len(ys) * len(xs)
-        dev = image.device
+        stats.tile, stats.overlap, stats.batch, stats.tiles = side, ctx, batch, n * len(ys) * len(xs)
         py = {y: _profile(th * s, s, ov, y > 0, y + th < h, device=dev) for y in ys}
         px = {x: _profile(tw * s, s, ov, x > 0, x + tw < w, device=dev) for x in xs}
         wy = torch.zeros(h * s, device=dev)
@@ -445,21 +478,29 @@ class _Job:
         for x in xs:
             wx[x * s : (x + tw) * s] += px[x]
         out: torch.Tensor | None = None
-        origins = [(y, x) for y in ys for x in xs]
+        origins = [(i, y, x) for i in range(n) for y in ys for x in xs]
         for start in range(0, len(origins), batch):
+            if is_cancelled(self.cancel):
+                out = None  # the partial result goes before the error: the traceback keeps this frame
+                self._stop(dev)
             chunk = origins[start : start + batch]
-            tiles = torch.cat([image[:, :, wy0[y] : wy0[y] + eh, wx0[x] : wx0[x] + ew] for y, x in chunk])
+            tiles = torch.cat([images[i : i + 1, :, wy0[y] : wy0[y] + eh, wx0[x] : wx0[x] + ew] for i, y, x in chunk])
             result = self._forward(tiles)
             if out is None:
-                out = torch.zeros(1, result.shape[1], h * s, w * s, device=dev, dtype=torch.float32)
-            for i, (y, x) in enumerate(chunk):
+                out = torch.zeros(n, result.shape[1], h * s, w * s, device=dev, dtype=torch.float32)
+            for k, (i, y, x) in enumerate(chunk):
                 oy, ox = (y - wy0[y]) * s, (x - wx0[x]) * s
-                region = out[0, :, y * s : (y + th) * s, x * s : (x + tw) * s]
-                region.addcmul_(result[i, :, oy : oy + th * s, ox : ox + tw * s], py[y][:, None] * px[x][None, :])
+                region = out[i, :, y * s : (y + th) * s, x * s : (x + tw) * s]
+                region.addcmul_(result[k, :, oy : oy + th * s, ox : ox + tw * s], py[y][:, None] * px[x][None, :])
             del result, tiles
+            self._report(start + len(chunk), len(origins))
         assert out is not None
         out /= wy[:, None] * wx[None, :]
         return out.clamp_(0.0, 1.0)
+
+    def _report(self, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(done, total)
 
     def _forward(self, tiles: torch.Tensor) -> torch.Tensor:
         """One pass over a batch of equal tiles: pad, run, crop, check finiteness, clamp."""

@@ -3,13 +3,14 @@ parameter types several stages share, declared once."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from ..context import RunContext
+    from ..context import CancelLike, Progress, RunContext
+    from ..convert import Layout
     from ..image import Image
 
 __all__ = ["Stage", "StageParams", "TargetLongSide", "TargetScale", "TargetSize"]
@@ -47,8 +48,10 @@ class Stage:
     Heavy imports (torch, models) happen inside methods, never at module import, so listing and
     validating stages stays fast.
 
-    A stage is callable on an :class:`~enhance.image.Image`, a numpy array (HWC uint8/uint16/float),
-    a PIL image, a torch tensor or a path, and returns the same kind it was given.
+    A stage is callable on an :class:`~enhance.image.Image`, a numpy array, a PIL image, a torch
+    tensor (one image or a batch, channels-first or last) or a path, and returns the same kind,
+    layout, dtype and device it was given (see :meth:`__call__` and :mod:`enhance.convert`). Calls
+    are stateless: each works on its own context, whose results it returns when asked.
     """
 
     name: ClassVar[str]
@@ -83,16 +86,75 @@ class Stage:
         """Transform ``image`` (already on ``ctx.device``) and return the result."""
         raise NotImplementedError
 
-    def __call__(self, image: Any, ctx: RunContext | None = None) -> Any:
-        from ..context import RunContext
-        from ..convert import coerce, restore_kind
+    def process_batch(self, images: Sequence[Image], contexts: Sequence[RunContext]) -> list[Image]:
+        """Transform several images (a batch the caller gave as one tensor or array), each with its
+        own context. One by one by default; a stage whose work batches well overrides it (upscale
+        runs the tiles of equal-sized images through the model together)."""
+        return [self.process(image, ctx) for image, ctx in zip(images, contexts, strict=True)]
 
-        if ctx is None:
-            from ..devices import resolve_device
+    def __call__(
+        self,
+        image: Any,
+        ctx: RunContext | None = None,
+        *,
+        layout: Layout | str | None = None,
+        channel_order: Literal["rgb", "bgr"] | str = "rgb",
+        return_results: bool = False,
+        progress: Progress | None = None,
+        cancel: CancelLike | None = None,
+    ) -> Any:
+        """Run the stage on what the caller holds and hand it back in the same form.
 
-            ctx = RunContext(device=resolve_device("auto"))
-        value, kind = coerce(image, ctx.device)
-        if ctx.source is None:
-            ctx.source = value
-        self.ensure_setup(ctx)
-        return restore_kind(self.process(value, ctx), kind)
+        Args:
+            image: an Image, a path, a numpy array, a PIL image or a tensor, one image or a batch
+                (see :mod:`enhance.convert` for the shapes and dtypes accepted).
+            ctx: the device, seed and hooks to use (a template: the call works on its own copy, so
+                one context serves any number of calls); default: the best device (CUDA when
+                available), seed 0.
+            layout: the axes of an array or tensor where its shape fits two readings
+                (``"BHWC"`` for ComfyUI's IMAGE, ``"CHW"``, ...).
+            channel_order: ``"bgr"`` for OpenCV/chaiNNer-ordered input; results come back alike.
+            return_results: also return what the stage reported (scores, tile size, warnings):
+                ``(result, context)``, or ``(result, [context per image])`` for a batch.
+            progress: ``progress(done, total)`` during long tiled work.
+            cancel: a ``threading.Event`` or a callable returning True; checked between tile
+                batches, it stops the call with :class:`~enhance.errors.Cancelled`.
+
+        Returns:
+            The result in the caller's kind, layout, dtype and device (an Image for a path).
+
+        Raises:
+            ImageFormatError: an image outside the input contract.
+        """
+        from ..convert import from_images, to_images
+
+        base = _template(ctx, progress, cancel)
+        images, kind = to_images(image, base.device, layout=layout, channel_order=channel_order)
+        self.ensure_setup(base)
+        contexts = [
+            base.for_image(source=base.source if base.source is not None else one, path=base.path) for one in images
+        ]
+        out = from_images(self.process_batch(images, contexts), kind)
+        if not return_results:
+            return out
+        return out, (contexts if kind.is_batch else contexts[0])
+
+
+def _template(ctx: RunContext | None, progress: Progress | None, cancel: CancelLike | None) -> RunContext:
+    """The context a call copies for each image: the caller's (never modified) or a default one,
+    with the call's progress and cancel hooks."""
+    from dataclasses import replace
+
+    from ..context import RunContext
+
+    if ctx is None:
+        from ..devices import resolve_device
+
+        ctx = RunContext(device=resolve_device("auto"))
+    if progress is not None or cancel is not None:
+        ctx = replace(
+            ctx,
+            progress=progress if progress is not None else ctx.progress,
+            cancel=cancel if cancel is not None else ctx.cancel,
+        )
+    return ctx

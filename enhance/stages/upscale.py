@@ -24,7 +24,8 @@ Around either engine the stage handles what upstream leaves to the caller:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from os import PathLike
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
@@ -156,13 +157,40 @@ class Upscale(Stage):
         /,
         *,
         model_call: Callable[[Any], Callable[[torch.Tensor], torch.Tensor]] | None = None,
+        model_scale: int | None = None,
         **kwargs: Any,
     ) -> None:
-        """``model_call`` turns a loaded spandrel model into the forward function the tiler runs
+        """Parameters as in :class:`UpscaleParams`; ``model`` may also be a model already loaded:
+
+        * a spandrel ``ImageModelDescriptor`` (ComfyUI's UPSCALE_MODEL is one), or
+        * a ``torch.nn.Module``: described by spandrel when it recognises the weights, else it
+          needs ``model_scale`` (its upscale factor); see :func:`enhance.models.load.as_descriptor`.
+
+        Such an object is kept apart from the parameters (which stay what a pipelines file can
+        say: ``params.model`` names it for messages), used as it is when it already sits on the
+        device in the dtype the stage computes in, and copied otherwise: the caller's model is
+        never moved, cast or switched to eval mode. It is not put in the model cache.
+
+        ``model_call`` turns a loaded spandrel model into the forward function the tiler runs
         (default :func:`model_forward`): the place to wrap it (count, profile, compile) or to stand
-        in for it. The ``realesrgan`` engine runs upstream's code and does not use it."""
+        in for it. The ``realesrgan`` engine runs upstream's code and does not use it.
+        """
+        given: Any = None
+        for source in (dict(params) if isinstance(params, Mapping) else {}, kwargs):
+            model = source.get("model")
+            if isinstance(model, PathLike):
+                kwargs["model"] = str(model)
+            elif model is not None and not isinstance(model, str):
+                given = model
+                kwargs["model"] = _label(model)
+        if isinstance(params, Mapping):
+            params = {k: v for k, v in params.items() if k != "model" or "model" not in kwargs}
         super().__init__(params, **kwargs)
         self._model_call = model_call or model_forward
+        self._given = given
+        self._model_scale = model_scale
+        if given is None and model_scale is not None:
+            raise ConfigError("model_scale is for a torch.nn.Module given as model; a model file says its own scale")
 
     # -- setup -----------------------------------------------------------------------------------
 
@@ -170,29 +198,23 @@ class Upscale(Stage):
         """Resolve (downloading if needed) and load the model once; ConfigError if it cannot be."""
         import torch
 
-        from ..models.fetch import resolve_model, trusted_file
-        from ..models.zoo import ZOO
-
         p = self.params
         self._device = torch.device(ctx.device)
-        self._path = resolve_model(p.model)
-        self._dni: tuple[Any, float] | None = None
-        if p.denoise_strength is not None and p.denoise_strength < 1.0:
-            partner = ZOO[_DENOISE_MODEL].denoise_partner
-            assert partner is not None
-            # the twin beside the main file first (as upstream pairs them), else the usual search;
-            # either way it must pass the same sha256 check as any zoo file
-            sibling = self._path.with_name(ZOO[partner].filename)
-            twin = trusted_file(ZOO[partner], sibling) if sibling.is_file() else resolve_model(partner)
-            self._dni = (twin, p.denoise_strength)
         self._channels_last = p.channels_last
         self._bpp: dict[Any, float] = {}
         self._reference: dict[Any, Any] = {}
-        from ..models.load import describe, load_model
+        self._copies: dict[Any, Any] = {}
+        self._dni: tuple[Any, float] | None = None
+        if self._given is not None:
+            from ..models.load import as_descriptor, describe
 
-        # what the model is, from a CPU copy (shared with the CPU engine through the loader's cache)
-        cpu_copy = load_model(self._path, device="cpu", channels_last=self._channels_last, interpolate_with=self._dni)
-        self._info = describe(cpu_copy, self._path)
+            if p.engine == "realesrgan":
+                raise ConfigError("engine realesrgan loads model files only: use engine spandrel with a loaded model")
+            self._path = None
+            self._descriptor = as_descriptor(self._given, scale=self._model_scale)
+            self._info = describe(self._descriptor)
+        else:
+            self._setup_file()
         info = self._info
         if info.input_channels not in (1, 3) or info.output_channels != info.input_channels:
             raise ConfigError(
@@ -205,6 +227,26 @@ class Upscale(Stage):
             self._reference_for(self._dtype(8))
         else:
             self._load(self._dtype(8))
+
+    def _setup_file(self) -> None:
+        """Resolve the model file (and a denoise twin) and describe it from a cached CPU copy."""
+        from ..models.fetch import resolve_model, trusted_file
+        from ..models.load import describe, load_model
+        from ..models.zoo import ZOO
+
+        p = self.params
+        self._path = resolve_model(p.model)
+        if p.denoise_strength is not None and p.denoise_strength < 1.0:
+            partner = ZOO[_DENOISE_MODEL].denoise_partner
+            assert partner is not None
+            # the twin beside the main file first (as upstream pairs them), else the usual search;
+            # either way it must pass the same sha256 check as any zoo file
+            sibling = self._path.with_name(ZOO[partner].filename)
+            twin = trusted_file(ZOO[partner], sibling) if sibling.is_file() else resolve_model(partner)
+            self._dni = (twin, p.denoise_strength)
+        # what the model is, from a CPU copy (shared with the CPU engine through the loader's cache)
+        cpu_copy = load_model(self._path, device="cpu", channels_last=self._channels_last, interpolate_with=self._dni)
+        self._info = describe(cpu_copy, self._path)
 
     def _dtype(self, bit_depth: int) -> torch.dtype:
         import torch
@@ -219,12 +261,39 @@ class Upscale(Stage):
         return compute_dtype(self._device, fp16=half, bf16=bf16, precision=p.precision)
 
     def _load(self, dtype: torch.dtype) -> Any:
+        if self._path is None:
+            return self._given_on_device(dtype)
         from ..models.load import load_model
 
         return load_model(
             self._path, device=self._device, dtype=dtype, channels_last=self._channels_last,
             interpolate_with=self._dni,
         )  # fmt: skip
+
+    def _given_on_device(self, dtype: torch.dtype) -> Any:
+        """The caller's model on the stage's device in ``dtype``: itself when it already is (and in
+        eval mode), else a copy made once per dtype; the caller's object is never changed."""
+        import copy
+
+        import torch
+        from spandrel import UnsupportedDtypeError
+
+        descriptor = self._descriptor
+        first = next(iter(descriptor.model.parameters()), None)
+        if first is None or (first.device == self._device and first.dtype == dtype and not descriptor.model.training):
+            return descriptor
+        if dtype not in self._copies:
+            twin = copy.deepcopy(descriptor)
+            try:
+                twin.to(self._device).to(dtype)
+            except UnsupportedDtypeError:
+                raise ConfigError(f"model {self.params.model} cannot run in {dtype}: use precision fp32") from None
+            twin.eval()
+            twin.model.requires_grad_(False)
+            if self._channels_last:
+                twin.model.to(memory_format=torch.channels_last)
+            self._copies[dtype] = twin
+        return self._copies[dtype]
 
     def _reference_for(self, dtype: torch.dtype) -> Any:
         import torch
@@ -239,10 +308,11 @@ class Upscale(Stage):
             )  # fmt: skip
         return self._reference[dtype]
 
-    # -- one image -------------------------------------------------------------------------------
+    # -- images ----------------------------------------------------------------------------------
 
-    def _runner(self, dtype: torch.dtype, stats: TileStats, warn: Any) -> Any:
-        """A callable ``[C_model,H,W] -> [C_model,H*s,W*s]`` float32 for the chosen engine."""
+    def _runner(self, dtype: torch.dtype, stats: TileStats, warn: Any, ctx: RunContext | None = None) -> Any:
+        """A callable ``[C_model,H,W]`` (or ``[N,C_model,H,W]``, spandrel engine) ``-> ...*s`` float32
+        for the chosen engine; ``ctx`` brings the caller's progress and cancel hooks."""
         import torch
 
         from ..ops.tiling import estimate_bytes_per_pixel, tiled_upscale
@@ -269,7 +339,8 @@ class Upscale(Stage):
                 planes, call, descriptor.scale, tile=p.tile, overlap=p.tile_overlap, batch=p.batch,
                 size_requirements=descriptor.size_requirements, dtype=dtype, fallback=fallback,
                 channels_last=self._channels_last, min_tile=p.min_tile, bytes_per_pixel=self._bpp.get(dtype),
-                warn=warn, stats=stats,
+                warn=warn, stats=stats, progress=None if ctx is None else ctx.progress,
+                cancel=None if ctx is None else ctx.cancel,
             )  # fmt: skip
 
         return run
@@ -285,6 +356,56 @@ class Upscale(Stage):
             return target_size((height, width), long_side=p.long_side, scale=p.scale)
         return height * s, width * s
 
+    @staticmethod
+    def _warner(contexts: Sequence[RunContext]) -> Callable[[str], None]:
+        """One ``warn`` for the tiler: each message once, to every image it concerns."""
+        warned: list[str] = []
+
+        def warn(message: str) -> None:
+            if message not in warned:
+                warned.append(message)
+                for ctx in contexts:
+                    ctx.warn(f"upscale: {message}")
+
+        return warn
+
+    def _batchable(self, images: Sequence[Image]) -> bool:
+        """Whether ``images`` can share forward passes: the spandrel engine, one size, the model's
+        channel count, no visible transparency, one compute dtype."""
+        if len(images) < 2 or self.params.engine != "spandrel":
+            return False
+        first = images[0]
+        return all(
+            im.pixels.shape == first.pixels.shape
+            and im.channels == self._info.input_channels
+            and (im.alpha is None or bool((im.alpha >= 1.0).all()))
+            and self._dtype(im.meta.bit_depth) == self._dtype(first.meta.bit_depth)
+            for im in images
+        )
+
+    def process_batch(self, images: Sequence[Image], contexts: Sequence[RunContext]) -> list[Image]:
+        """Equal-sized opaque images share forward passes (their tiles are batched together);
+        others go one by one. Each image's result is the one it gets alone (up to float rounding
+        when tiles of several images share a pass)."""
+        import torch
+
+        from ..ops.tiling import TileStats
+
+        if not self._batchable(images):
+            return super().process_batch(images, contexts)
+        dtype = self._dtype(images[0].meta.bit_depth)
+        stats = TileStats()
+        engine = self._runner(dtype, stats, self._warner(contexts), contexts[0])
+        try:
+            out = engine(torch.stack([im.pixels for im in images]))
+        except (MemoryError, FloatingPointError) as exc:
+            raise InputError(f"upscale failed: {exc}") from None
+        results = []
+        for i, (image, ctx) in enumerate(zip(images, contexts, strict=True)):
+            alpha = None if image.alpha is None else torch.ones_like(out[i, :1])
+            results.append(self._finish(image, out[i], alpha, ctx, dtype, stats))
+        return results
+
     def process(self, image: Image, ctx: RunContext) -> Image:
         import torch
 
@@ -294,14 +415,7 @@ class Upscale(Stage):
         p = self.params
         dtype = self._dtype(image.meta.bit_depth)
         stats = TileStats()
-        warned: list[str] = []
-
-        def warn(message: str) -> None:
-            if message not in warned:
-                warned.append(message)
-                ctx.warn(f"upscale: {message}")
-
-        engine = self._runner(dtype, stats, warn)
+        engine = self._runner(dtype, stats, self._warner([ctx]), ctx)
         model_channels = self._info.input_channels
 
         def run(planes: torch.Tensor) -> torch.Tensor:
@@ -331,6 +445,19 @@ class Upscale(Stage):
         except (MemoryError, FloatingPointError) as exc:
             where = f"{ctx.path}: " if ctx.path else ""
             raise InputError(f"{where}upscale failed: {exc}") from None
+        return self._finish(image, out, out_alpha, ctx, dtype, stats)
+
+    def _finish(
+        self,
+        image: Image,
+        out: torch.Tensor,
+        out_alpha: torch.Tensor | None,
+        ctx: RunContext,
+        dtype: torch.dtype,
+        stats: TileStats,
+    ) -> Image:
+        """Resize the model's output to the target size and record what was done in ``ctx``."""
+        p = self.params
         target = self._target(image.height, image.width)
         if tuple(out.shape[-2:]) != target:
             out = _resize(out, target, p.resize_method)
@@ -349,3 +476,12 @@ class Upscale(Stage):
             "output_size": [int(out.shape[-1]), int(out.shape[-2])],
         }
         return image.replace(pixels=out.contiguous(), alpha=None if out_alpha is None else out_alpha.contiguous())
+
+
+def _label(model: Any) -> str:
+    """How a model given as an object is named in parameters and messages."""
+    arch = getattr(getattr(model, "architecture", None), "name", None)
+    scale = getattr(model, "scale", None)
+    if arch is not None and scale is not None:
+        return f"<loaded {arch} x{scale}>"
+    return f"<loaded {type(model).__name__}>"

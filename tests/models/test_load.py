@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,13 @@ import torch
 
 from enhance.errors import ConfigError
 from enhance.models.load import (
+    DEFAULT_CACHE_SIZE,
     clear_cache,
     inspect_file,
     interpolate_state_dicts,
     load_model,
     read_state_dict,
+    set_cache_size,
 )
 from tests.sr_models import save_pth, tiny_compact_state
 
@@ -110,3 +113,44 @@ def test_any_junk_model_file_is_a_config_error_naming_it(tmp_path: Path, content
     path.write_bytes(content)  # b"junk\n" makes the weights-only unpickler raise KeyError
     with pytest.raises(ConfigError, match=r"cannot read model file .*junk\.pth: not a readable model checkpoint"):
         read_state_dict(path)
+
+
+@pytest.fixture
+def cache_size() -> Iterator[None]:
+    """The cache as enhance ships it, before and after the test."""
+    set_cache_size(DEFAULT_CACHE_SIZE)
+    clear_cache()
+    yield
+    set_cache_size(DEFAULT_CACHE_SIZE)
+    clear_cache()
+
+
+def test_the_cache_keeps_the_most_recently_used_models(tmp_path: Path, cache_size: None) -> None:
+    paths = [save_pth(tmp_path / f"m{i}.pth", tiny_compact_state(seed=i)) for i in range(3)]
+    assert set_cache_size(2) == DEFAULT_CACHE_SIZE
+    first, second = load_model(paths[0]), load_model(paths[1])
+    assert load_model(paths[0]) is first  # used again: now the most recent
+    load_model(paths[2])  # the least recently used (second) goes
+    assert load_model(paths[0]) is first and load_model(paths[1]) is not second
+    assert set_cache_size(None) == 2  # no limit
+    kept = [load_model(p) for p in paths]
+    assert [load_model(p) for p in paths] == kept
+    set_cache_size(0)  # nothing kept
+    assert load_model(paths[0]) is not load_model(paths[0])
+
+
+def test_clearing_the_cache_lets_the_models_go(tmp_path: Path, cache_size: None) -> None:
+    import gc
+    import weakref
+
+    model = weakref.ref(load_model(save_pth(tmp_path / "m.pth", tiny_compact_state())).model)
+    gc.collect()
+    assert model() is not None  # the cache holds it
+    clear_cache()
+    assert model() is None
+
+
+@pytest.mark.parametrize("size", [-1, 1.5, True, "4"])
+def test_a_cache_size_must_be_a_count(size: object, cache_size: None) -> None:
+    with pytest.raises(ValueError, match="cache size must be a whole number >= 0 or None"):
+        set_cache_size(size)  # type: ignore[arg-type]

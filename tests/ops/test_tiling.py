@@ -257,3 +257,96 @@ def test_cuda_auto_tile_and_batched_tiles(tiny: torch.nn.Module) -> None:
     many = tiled_upscale(x, model, 4, tile=32, overlap=8, batch="auto", dtype=torch.float16, stats=stats)
     assert stats.batch > 1
     torch.testing.assert_close(many, one, atol=2e-3, rtol=0)
+
+
+# -- several images, progress, cancel ----------------------------------------------------------------
+
+
+def test_the_tiles_of_several_images_share_passes_and_each_result_is_its_own(tiny: torch.nn.Module) -> None:
+    """A batch of N images gives what each gives alone: exactly when each pass holds the tiles it
+    holds alone (batch=1), within fp32 rounding when tiles of several images share a pass."""
+    batch = torch.stack([image(40, 36, seed=s) for s in range(3)])
+    alone = torch.stack([tiled_upscale(x, tiny, 4, tile=24, overlap=8, batch=1) for x in batch])
+    assert torch.equal(tiled_upscale(batch, tiny, 4, tile=24, overlap=8, batch=1), alone)
+    passes: list[int] = []
+
+    def counted(t: torch.Tensor) -> torch.Tensor:
+        passes.append(t.shape[0])
+        return tiny(t)
+
+    stats = TileStats()
+    shared = tiled_upscale(batch, counted, 4, tile=24, overlap=8, batch=5, stats=stats)
+    torch.testing.assert_close(shared, alone, atol=1e-5, rtol=0)
+    per_image = stats.tiles // 3
+    assert stats.tiles == 3 * per_image and sum(passes) == stats.tiles
+    assert len(passes) == -(-stats.tiles // 5) and passes[0] == 5  # passes mix tiles of different images
+
+
+def test_whole_images_of_a_batch_go_through_in_batches(tiny: torch.nn.Module) -> None:
+    batch = torch.stack([image(20, 16, seed=s) for s in range(3)])
+    sizes: list[int] = []
+
+    def counted(t: torch.Tensor) -> torch.Tensor:
+        sizes.append(t.shape[0])
+        return tiny(t)
+
+    out = tiled_upscale(batch, counted, 4, tile=0, batch=2)
+    assert sizes == [2, 1] and out.shape == (3, 3, 80, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(out, tiny(batch).clamp(0, 1), atol=1e-5, rtol=0)
+
+
+def test_progress_counts_tiles_up_to_the_total() -> None:
+    calls: list[tuple[int, int]] = []
+    stats = TileStats()
+    x = torch.stack([image(70, 90, seed=s) for s in range(2)])
+    tiled_upscale(
+        x, pointwise_x2, 2, tile=32, overlap=12, batch=3, stats=stats, progress=lambda d, t: calls.append((d, t))
+    )
+    total = stats.tiles
+    assert calls[-1] == (total, total) and {t for _, t in calls} == {total}
+    assert [d for d, _ in calls] == sorted({d for d, _ in calls}) and len(calls) == -(-total // 3)
+
+
+@pytest.mark.parametrize("form", ["event", "callable"])
+def test_cancel_stops_between_passes_and_frees_the_partial_result(form: str) -> None:
+    import gc
+    import threading
+    import traceback
+    import weakref
+
+    from enhance.errors import Cancelled
+
+    event = threading.Event()
+    cancel = event if form == "event" else event.is_set
+    outputs: list[weakref.ref] = []
+    passes = 0
+
+    def model(t: torch.Tensor) -> torch.Tensor:
+        nonlocal passes
+        passes += 1
+        out = pointwise_x2(t)
+        outputs.append(weakref.ref(out))
+        return out
+
+    def progress(done: int, total: int) -> None:
+        if done >= 2:
+            event.set()
+
+    with pytest.raises(Cancelled, match="cancelled by the caller") as info:
+        tiled_upscale(image(70, 90), model, 2, tile=32, overlap=12, batch=1, progress=progress, cancel=cancel)
+    assert passes == 2  # stopped before the third pass
+    gc.collect()
+    assert all(ref() is None for ref in outputs)
+    # the traceback keeps the frames alive: none of them still holds the partial [1,3,140,180] result
+    frames = [frame for frame, _ in traceback.walk_tb(info.value.__traceback__)]
+    held = [
+        name
+        for frame in frames
+        for name, value in frame.f_locals.items()
+        if isinstance(value, torch.Tensor) and value.ndim == 4 and value.shape[-1] == 180
+    ]
+    assert held == []
+    event.clear()
+    with pytest.raises(Cancelled):
+        tiled_upscale(image(16, 16), model, 2, tile=0, cancel=lambda: True)

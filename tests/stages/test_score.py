@@ -97,8 +97,8 @@ def test_gray_source_colour_output_and_a_failing_metric(monkeypatch: pytest.Monk
 
 def test_callable_on_plain_tensors() -> None:
     x = torch.rand(3, 24, 24, generator=torch.Generator().manual_seed(1))
-    ctx = RunContext(device="cpu")
-    assert torch.equal(Score(metrics=["entropy"])(x, ctx), x)
+    out, ctx = Score(metrics=["entropy"])(x, RunContext(device="cpu"), return_results=True)
+    assert torch.equal(out, x)
     assert ctx.results["scores"]["entropy"]["delta"] == 0.0
 
 

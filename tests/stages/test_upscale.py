@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -99,8 +100,9 @@ def test_a_missing_model_stops_setup_with_the_url_and_the_folder(offline_places:
 
 
 def test_rgb_in_rgb_out_at_the_native_scale_with_results(tiny_path: Path, device: str) -> None:
-    ctx = RunContext(device=device)
-    out = Upscale(model=str(tiny_path), tile=32, tile_overlap=8)(rgb(20, 24), ctx)
+    out, ctx = Upscale(model=str(tiny_path), tile=32, tile_overlap=8)(
+        rgb(20, 24), RunContext(device=device), return_results=True
+    )
     assert out.shape == (80, 96, 3) and out.dtype == np.uint8
     info = ctx.results["upscale"]
     assert info["native_scale"] == 4 and info["tile"] == 0 and info["fp32_reruns"] == 0
@@ -175,8 +177,7 @@ def test_alpha_through_the_model_and_opaque_alpha_costs_nothing(nearest_path: Pa
 def test_sixteen_bit_precision_survives_the_stage(nearest_path: Path) -> None:
     levels = torch.arange(64 * 64, dtype=torch.float32).reshape(1, 64, 64) / 65535.0  # 4096 distinct 16-bit codes
     image = Image(levels.expand(3, -1, -1).contiguous(), None, Metadata(bit_depth=16))
-    ctx = RunContext(device="cpu")
-    out = Upscale(model=str(nearest_path))(image, ctx)
+    out, ctx = Upscale(model=str(nearest_path))(image, RunContext(device="cpu"), return_results=True)
     assert ctx.results["upscale"]["dtype"] == "float32"
     torch.testing.assert_close(out.pixels, F.interpolate(image.pixels[None], scale_factor=4)[0], atol=1e-7, rtol=0)
     assert out.pixels.unique().numel() == 4096  # nothing was rounded to 8 bits
@@ -195,8 +196,7 @@ def test_sixteen_bit_precision_survives_the_stage(nearest_path: Path) -> None:
 )
 def test_output_size_targets(tiny_path: Path, params: dict, shape: tuple[int, int]) -> None:
     x = torch.rand(3, 15, 20, generator=torch.Generator().manual_seed(3))
-    ctx = RunContext(device="cpu")
-    out = Upscale(model=str(tiny_path), **params)(x, ctx)
+    out, ctx = Upscale(model=str(tiny_path), **params)(x, RunContext(device="cpu"), return_results=True)
     assert tuple(out.shape[-2:]) == shape and ctx.results["upscale"]["output_size"] == [shape[1], shape[0]]
 
 
@@ -290,8 +290,7 @@ def test_cuda_fp16_channels_last_matches_cpu_fp32() -> None:
 
     crop = np.asarray(PILImage.open(KODAK / "kodim05.png").convert("RGB"))[:256, :256].copy()
     cpu = Upscale(model=str(ANIMEVIDEOV3), tile=0, precision="fp32")(crop, RunContext(device="cpu"))
-    ctx = RunContext(device="cuda")
-    gpu = Upscale(model=str(ANIMEVIDEOV3), tile=128)(crop, ctx)
+    gpu, ctx = Upscale(model=str(ANIMEVIDEOV3), tile=128)(crop, RunContext(device="cuda"), return_results=True)
     assert ctx.results["upscale"]["dtype"] == "float16" and ctx.results["upscale"]["fp32_reruns"] == 0
     diff = np.abs(cpu.astype(int) - gpu.astype(int))
     assert diff.max() <= 4 and diff.mean() < 0.5
@@ -314,8 +313,8 @@ def test_cuda_half_precision_overflow_is_rerun_in_fp32(tiny_path: Path) -> None:
     x = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(7)) * 0.9
     x[:, 3, 3] = 1.0
     expected = Upscale(model=str(tiny_path), tile=32, precision="fp32")(x, RunContext(device="cuda"))
-    ctx = RunContext(device="cuda")
-    out = Upscale(model=str(tiny_path), tile=32, precision="fp16", model_call=overflowing)(x, ctx)
+    stage = Upscale(model=str(tiny_path), tile=32, precision="fp16", model_call=overflowing)
+    out, ctx = stage(x, RunContext(device="cuda"), return_results=True)
     assert ctx.results["upscale"]["fp32_reruns"] >= 1 and len(ctx.warnings) == 1
     torch.testing.assert_close(out.cpu(), expected.cpu(), atol=3e-3, rtol=0)
 
@@ -323,8 +322,7 @@ def test_cuda_half_precision_overflow_is_rerun_in_fp32(tiny_path: Path) -> None:
 @pytest.mark.cuda
 def test_cuda_sixteen_bit_sources_run_in_fp32(nearest_path: Path) -> None:
     image = Image(torch.rand(3, 16, 16), None, Metadata(bit_depth=16))
-    ctx = RunContext(device="cuda")
-    Upscale(model=str(nearest_path))(image, ctx)
+    _, ctx = Upscale(model=str(nearest_path))(image, RunContext(device="cuda"), return_results=True)
     assert ctx.results["upscale"]["dtype"] == "float32"
 
 
@@ -343,3 +341,161 @@ def test_the_memory_estimate_sees_every_layer_through_spandrels_call(tmp_path: P
     direct = estimate_bytes_per_pixel(descriptor.model, 3, device="cpu", dtype=torch.float32)
     output_only = estimate_bytes_per_pixel(lambda t: descriptor.model(t), 3, device="cpu", dtype=torch.float32)
     assert through_call == direct > output_only
+
+
+# -- batches ----------------------------------------------------------------------------------------
+
+
+def test_a_batch_of_three_equals_three_single_calls(tiny_path: Path) -> None:
+    """Exactly, when each forward pass holds the tiles it holds for one image (CPU: one tile per
+    pass); within fp32 rounding when tiles of the three share passes (a batched convolution may
+    sum in another order)."""
+    batch = torch.rand(3, 40, 36, 3, generator=torch.Generator().manual_seed(8))  # ComfyUI's [B,H,W,C]
+    stage = Upscale(model=str(tiny_path), tile=24, tile_overlap=8)
+    out, contexts = stage(batch, RunContext(device="cpu"), return_results=True)
+    singles = [stage(batch[i], RunContext(device="cpu"), layout="HWC") for i in range(3)]
+    assert out.shape == (3, 160, 144, 3) and out.dtype == torch.float32
+    assert all(torch.equal(out[i], singles[i]) for i in range(3))
+    assert [c.results["upscale"]["output_size"] for c in contexts] == [[144, 160]] * 3
+    shared = Upscale(model=str(tiny_path), tile=24, tile_overlap=8, batch=4)(batch, RunContext(device="cpu"))
+    torch.testing.assert_close(shared, out, atol=1e-5, rtol=0)
+
+
+def test_a_batch_that_cannot_share_passes_runs_image_by_image(nearest_path: Path) -> None:
+    """Gray images through an RGB model take the per-image path (expand, luma); the result is the same."""
+    gray = torch.rand(2, 1, 12, 10, generator=torch.Generator().manual_seed(9))
+    out = Upscale(model=str(nearest_path))(gray, RunContext(device="cpu"))
+    assert out.shape == (2, 1, 48, 40)
+    torch.testing.assert_close(out, F.interpolate(gray, scale_factor=4), atol=1e-6, rtol=0)
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_a_batch_of_three_through_the_real_model_equals_three_single_calls() -> None:
+    batch = torch.rand(3, 64, 64, 3, generator=torch.Generator().manual_seed(10))
+    stage = Upscale(model=str(ANIMEVIDEOV3))
+    out = stage(batch, RunContext(device="cpu"))
+    assert out.shape == (3, 256, 256, 3)
+    for i in range(3):
+        assert torch.equal(out[i], stage(batch[i : i + 1], RunContext(device="cpu"))[0])
+
+
+# -- models from the caller --------------------------------------------------------------------------
+
+
+def comfy_style_descriptor(path: Path) -> Any:
+    """What ComfyUI's UpscaleModelLoader hands on: spandrel's descriptor from the state dict, eval mode."""
+    from spandrel import ModelLoader
+
+    from enhance.models.load import read_state_dict
+
+    return ModelLoader().load_from_state_dict(read_state_dict(path)).eval()
+
+
+def test_a_loaded_descriptor_runs_like_its_file(tiny_path: Path) -> None:
+    x = torch.rand(3, 20, 24, generator=torch.Generator().manual_seed(11))
+    descriptor = comfy_style_descriptor(tiny_path)
+    seen: list[Any] = []
+
+    def spy(d: Any) -> Any:
+        seen.append(d)
+        return model_forward(d)
+
+    stage = Upscale(model=descriptor, tile=0, model_call=spy)
+    assert stage.params.model == "<loaded RealESRGAN Compact x4>"  # the parameters stay what YAML can hold
+    assert UpscaleParams.model_validate(stage.params.model_dump()) == stage.params
+    out = stage(x, RunContext(device="cpu"))
+    assert all(d is descriptor for d in seen)  # on its device in its dtype: used as it is, no copy
+    assert torch.equal(out, Upscale(model=str(tiny_path), tile=0)(x, RunContext(device="cpu")))
+
+
+@pytest.mark.shared
+def test_the_real_model_as_a_loaded_descriptor() -> None:
+    x = torch.rand(1, 32, 32, 3, generator=torch.Generator().manual_seed(12))
+    out = Upscale(model=comfy_style_descriptor(ANIMEVIDEOV3))(x, RunContext(device="cpu"))
+    assert out.shape == (1, 128, 128, 3)
+    assert torch.equal(out, Upscale(model=str(ANIMEVIDEOV3))(x, RunContext(device="cpu")))
+
+
+def test_a_module_spandrel_recognises_is_described_by_it(tiny_path: Path) -> None:
+    module = comfy_style_descriptor(tiny_path).model  # a bare torch.nn.Module
+    x = torch.rand(3, 16, 12, generator=torch.Generator().manual_seed(13))
+    out = Upscale(model=module, tile=0)(x, RunContext(device="cpu"))
+    assert torch.equal(out, Upscale(model=str(tiny_path), tile=0)(x, RunContext(device="cpu")))
+    with pytest.raises(ConfigError, match="is RealESRGAN Compact x4 by its weights, not x2"):
+        Upscale(model=module, model_scale=2).setup(RunContext(device="cpu"))
+
+
+def test_any_other_module_runs_with_its_scale_given() -> None:
+    torch.manual_seed(14)
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 12, 3, padding=1), torch.nn.PixelShuffle(2)).eval()
+    x = torch.rand(3, 10, 8, generator=torch.Generator().manual_seed(15))
+    out = Upscale(model=module, model_scale=2, tile=0)(x, RunContext(device="cpu"))
+    with torch.no_grad():
+        torch.testing.assert_close(out, module(x[None])[0].clamp(0, 1), atol=1e-6, rtol=0)
+    with pytest.raises(ConfigError, match=r"Sequential given is not an architecture spandrel recognises.*model_scale"):
+        Upscale(model=module).setup(RunContext(device="cpu"))
+
+
+def test_the_callers_model_is_never_changed(tiny_path: Path) -> None:
+    """A model in training mode (or on another device/dtype) is copied; the caller's stays as it was."""
+    descriptor = comfy_style_descriptor(tiny_path)
+    descriptor.model.train()
+    weight = next(descriptor.model.parameters())
+    before = weight.detach().clone()
+    seen: list[Any] = []
+
+    def spy(d: Any) -> Any:
+        seen.append(d)
+        return model_forward(d)
+
+    x = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(16))
+    Upscale(model=descriptor, tile=0, model_call=spy)(x, RunContext(device="cpu"))
+    assert seen and all(d is not descriptor and not d.model.training for d in seen)
+    assert descriptor.model.training and next(descriptor.model.parameters()) is weight and torch.equal(weight, before)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"model": "realesr-animevideov3", "model_scale": 2}, "model_scale is for a torch.nn.Module"),
+        ({"model": object()}, "cannot use a object as a model"),
+    ],
+)
+def test_models_that_cannot_be_used_are_config_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Upscale(**kwargs).setup(RunContext(device="cpu"))
+
+
+def test_the_realesrgan_engine_needs_a_file(tiny_path: Path) -> None:
+    with pytest.raises(ConfigError, match="engine realesrgan loads model files only"):
+        Upscale(model=comfy_style_descriptor(tiny_path), engine="realesrgan").setup(RunContext(device="cpu"))
+
+
+# -- progress and cancel ---------------------------------------------------------------------------------
+
+
+def test_progress_and_cancel_reach_the_tiles(tiny_path: Path) -> None:
+    import threading
+
+    from enhance.errors import Cancelled
+
+    x = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(17))
+    calls: list[tuple[int, int]] = []
+    Upscale(model=str(tiny_path), tile=24, tile_overlap=8)(
+        x, RunContext(device="cpu"), progress=lambda d, t: calls.append((d, t))
+    )
+    total = calls[-1][1]
+    assert total > 4 and calls[-1] == (total, total) and [d for d, _ in calls] == list(range(1, total + 1))
+    stop = threading.Event()
+    with pytest.raises(Cancelled):
+        Upscale(model=str(tiny_path), tile=24, tile_overlap=8)(
+            x, RunContext(device="cpu"), progress=lambda d, t: stop.set(), cancel=stop
+        )
+    # a pipeline checks between stages too: cancelled before upscale even starts
+    from enhance.pipeline import Pipeline
+    from enhance.stages.resize import Resize
+
+    pipe = Pipeline([Resize(scale=1.0), Upscale(model=str(tiny_path))], device="cpu")
+    with pytest.raises(Cancelled, match="pipeline"):
+        pipe(x, cancel=lambda: True)
