@@ -86,8 +86,7 @@ def new_record(
 
 def failure_message(exc: BaseException, source: Path, relative: Path | None = None) -> str:
     """The first line of an error, prefixed with the file unless the message already names it."""
-    lines = str(exc).strip().splitlines()
-    message = lines[0] if lines else type(exc).__name__
+    message = first_line(exc)
     if str(source) in message or (relative is not None and relative.as_posix() in message):
         return message
     return f"{source}: {message}"

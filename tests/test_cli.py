@@ -185,8 +185,8 @@ def test_ctrl_c_prints_a_message_and_exits_130(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_in_score_and_pick_prints_a_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import enhance.metrics.picking as picking
-    import enhance.metrics.scoring as scoring
+    import enhance.picking as picking
+    import enhance.scoring as scoring
 
     def interrupt(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt

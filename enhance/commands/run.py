@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ._common import interruptible, user_errors
+from ._render import Renderer
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -57,7 +58,10 @@ def run(
             _dry_run(pipe, inputs, output, config_path, recursive=recursive, pattern=glob, overwrite=overwrite)
             return
         start = time.perf_counter()
-        with interruptible("interrupted; finished outputs are kept, rerun to do the rest"):
+        with (
+            interruptible("interrupted; finished outputs are kept, rerun to do the rest"),
+            Renderer(progress=not quiet and sys.stderr.isatty()) as render,
+        ):
             result = run_batch(
                 pipe,
                 inputs,
@@ -66,9 +70,8 @@ def run(
                 pattern=glob,
                 overwrite=overwrite,
                 jobs=jobs,
-                progress=not quiet and sys.stderr.isatty(),
-                echo=lambda line: typer.echo(f"enhance: {line}", err=True),
                 config=config_path,
+                on_event=render,
             )
     if not quiet:
         s = result.summary
@@ -94,8 +97,8 @@ def _dry_run(
 
     Models are not loaded (so nothing is downloaded); a missing model shows only in a real run.
     """
-    from ..batch import collect_jobs
     from ..devices import resolve_device
+    from ..discovery import collect_jobs
 
     device = resolve_device(pipe.device_spec)
     planned = collect_jobs(inputs, output, pipe.output, recursive=recursive, pattern=pattern)

@@ -9,7 +9,7 @@ import pytest
 
 from enhance.credentials.detect import find_credentials
 from enhance.credentials.summary import SourceCredentials, offline_settings, summarize
-from enhance.pngchunks import chunk, iter_chunks
+from enhance.io.pngchunks import chunk, iter_chunks
 from tests.c2pa_kit import SIGNER_ORG, TRAINED, Pki, image_bytes, sign_as_generator
 
 pytest.importorskip("c2pa")

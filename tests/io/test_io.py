@@ -25,7 +25,8 @@ from enhance import io as eio
 from enhance.convert import coerce, restore_kind
 from enhance.errors import InputError
 from enhance.image import Metadata, Raster, from_image, to_image
-from enhance.pngchunks import chunk, iter_chunks
+from enhance.io.decoding import _orient
+from enhance.io.pngchunks import chunk, iter_chunks
 from tests.conftest import KODAK
 
 RNG = np.random.default_rng(1234)
@@ -308,7 +309,7 @@ def test_orientation_6_rotates_a_jpeg_clockwise(tmp_path):
 def test_orientation_16bit_png_goes_through_opencv_and_is_applied_once(tmp_path):
     array = random_u16(4, 6, 3)
     png = cv2_png16(array)
-    from enhance.pngchunks import exif_chunk, insert_chunks
+    from enhance.io.pngchunks import exif_chunk, insert_chunks
 
     (tmp_path / "o.png").write_bytes(insert_chunks(png, [exif_chunk(exif_bytes(6))]))
     raster = eio.decode(tmp_path / "o.png")
@@ -321,7 +322,7 @@ def test_tiff_orientation_is_not_applied_twice(tmp_path, orientation, depth):
     array = random_u16(4, 6, 3) if depth == 16 else random_u8(4, 6, 3)
     tifffile.imwrite(tmp_path / "o.tif", array, photometric="rgb", extratags=[(274, "H", 1, orientation, True)])
     raster = eio.decode(tmp_path / "o.tif")
-    np.testing.assert_array_equal(raster.array, eio._orient(array, orientation))
+    np.testing.assert_array_equal(raster.array, _orient(array, orientation))
     if raster.meta.exif:
         exif = PIL.Image.Exif()
         exif.load(raster.meta.exif)
@@ -389,7 +390,7 @@ def test_16bit_png_in_16bit_png_out_exactly(tmp_path, channels):
 
 
 def test_16bit_png_with_metadata_round_trips(tmp_path):
-    from enhance.pngchunks import insert_chunks, metadata_chunks
+    from enhance.io.pngchunks import insert_chunks, metadata_chunks
 
     array = random_u16(5, 5, 3)
     chunks = metadata_chunks(icc_profile=srgb_icc(), exif=exif_bytes(1), text={"parameters": PARAMETERS}, dpi=(72, 72))
