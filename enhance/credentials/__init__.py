@@ -27,6 +27,8 @@ _EXPORTS = {
     "ContentCredentialsSettings": "signing",
     "ContentSigner": "signing",
     "EditAction": "signing",
+    "credentials_record": "signing",
+    "describe_record": "signing",
     "prepare_signer": "signing",
 }
 

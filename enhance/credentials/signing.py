@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._version import __version__
 from ..errors import ConfigError, InputError, first_line
-from .summary import ACCEPTED_EKUS, MIME_TYPES, c2pa_available, offline_settings
+from .summary import ACCEPTED_EKUS, MIME_TYPES, SourceCredentials, c2pa_available, offline_settings
 
 if TYPE_CHECKING:
     import c2pa
@@ -53,6 +53,9 @@ __all__ = [
     "ContentCredentialsSettings",
     "ContentSigner",
     "EditAction",
+    "NOT_CARRIED",
+    "credentials_record",
+    "describe_record",
     "prepare_signer",
 ]
 
@@ -62,6 +65,11 @@ Algorithm = Literal["es256", "es384", "es512", "ps256", "ps384", "ps512", "ed255
 _FIELD = "output.content_credentials"
 _ANY_EKU = "2.5.29.37.0"
 _CURVE_ALGORITHM = {"secp256r1": "es256", "secp384r1": "es384", "secp521r1": "es512"}
+#: why an output does not carry its source's manifest, for the record
+NOT_CARRIED = (
+    "not carried: the source's manifest is bound to the source's pixels, which changed, so on this output it "
+    "would read as tampered; set output.content_credentials to sign a new one that names the source as its parent"
+)
 
 
 class ContentCredentialsSettings(BaseModel):
@@ -99,9 +107,12 @@ class EditAction:
 class ContentSigner:
     """Signs encoded outputs; made by :func:`prepare_signer`, one per run, shared by threads."""
 
-    def __init__(self, settings: ContentCredentialsSettings, chain: bytes, key: bytes, algorithm: str) -> None:
+    def __init__(
+        self, settings: ContentCredentialsSettings, chain: bytes, key: bytes, algorithm: str, subject: str = ""
+    ) -> None:
         self.settings = settings
         self.algorithm = algorithm
+        self.subject = subject  # the signing certificate's organisation or common name, for the record
         self._chain = chain
         self._key = key
         self._lock = threading.Lock()
@@ -157,14 +168,18 @@ class ContentSigner:
         import c2pa
 
         manifest = build_manifest(title, actions, digital_source_type)
+        parent = {"title": source_title, "relationship": "parentOf", "label": "parent"}
         try:
             signer, context = self._signer()
             builder = c2pa.Builder(manifest, context=context)
-            builder.add_ingredient(
-                {"title": source_title, "relationship": "parentOf", "label": "parent"},
-                _mime(source_format),
-                io.BytesIO(source),
-            )
+            try:
+                builder.add_ingredient(parent, _mime(source_format), io.BytesIO(source))
+            except c2pa.C2paError:
+                # a source c2pa cannot parse as an asset (a bare JPEG XL codestream, which can hold
+                # no manifest anyway): the parent is described, not hashed
+                builder = c2pa.Builder(
+                    {**manifest, "ingredients": [{**parent, "format": _mime(source_format)}]}, context=context
+                )
             out = io.BytesIO()
             builder.sign(signer, _mime(format), io.BytesIO(data), out)
         except c2pa.C2paError as exc:
@@ -206,6 +221,44 @@ def build_manifest(title: str, actions: Sequence[EditAction], digital_source_typ
         "claim_generator_info": [agent],
         "title": title,
         "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": entries}}],
+    }
+
+
+def credentials_record(
+    source: SourceCredentials | None, signer: ContentSigner | None, actions: Sequence[EditAction]
+) -> dict[str, Any] | None:
+    """The record's ``content_credentials``: what the source's said, and what the output carries
+    (a new signature, or nothing, and why). None when the source had none and nothing is signed."""
+    if source is None and signer is None:
+        return None
+    if signer is None:
+        output: dict[str, Any] = {"signed": False, "note": NOT_CARRIED}
+    else:
+        output = {
+            "signed": True,
+            "signer": signer.subject,
+            "algorithm": signer.algorithm,
+            "actions": ["c2pa.opened", *(a.action for a in actions)],
+            "note": "signed anew: a new manifest names the source as its parent ingredient and lists the edits"
+            + (", keeping the source's digital source type" if source and source.digital_source_type else ""),
+        }
+    return {"source": source.as_dict() if source else None, "output": output}
+
+
+def describe_record(record: Any) -> dict[str, str | None]:
+    """A record's ``content_credentials`` as two short texts for reports: what the source's
+    claimed (None without), and what the output carries."""
+    if not isinstance(record, Mapping):
+        return {"source": None, "output": None}
+    source = record.get("source")
+    output = record.get("output") if isinstance(record.get("output"), Mapping) else {}
+    if output.get("signed"):
+        carried = f"signed anew by {output.get('signer') or 'the configured certificate'} ({output.get('algorithm')})"
+    else:
+        carried = "not carried: the pixels changed (the old manifest would read as tampered)"
+    return {
+        "source": SourceCredentials.from_dict(source).describe() if isinstance(source, Mapping) else None,
+        "output": carried,
     }
 
 
@@ -252,7 +305,18 @@ def _load(settings: ContentCredentialsSettings) -> ContentSigner:
     leaf = _leaf(certificates, key, cert_path, key_path)
     algorithm = _algorithm(settings.algorithm, key.public_key(), cert_path)
     _check_profile(leaf, cert_path)
-    return ContentSigner(settings, chain, _pkcs8(key), algorithm)
+    return ContentSigner(settings, chain, _pkcs8(key), algorithm, _subject(leaf))
+
+
+def _subject(certificate: Any) -> str:
+    """Who signs, as c2pa reports it: the certificate's organisation, else its common name."""
+    from cryptography.x509.oid import NameOID
+
+    for oid in (NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME):
+        names = certificate.subject.get_attributes_for_oid(oid)
+        if names:
+            return str(names[0].value)
+    return certificate.subject.rfc4514_string()
 
 
 def _read(path: Path, what: str) -> bytes:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +116,27 @@ class SourceCredentials:
         if self.actions:
             out["actions"] = list(self.actions)
         return out
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> SourceCredentials:
+        """Back from :meth:`as_dict` (a manifest's record); fields of the wrong type are left out."""
+        fields: dict[str, Any] = {"where": str(record.get("where") or "unknown place")}
+        for key, kind in (
+            ("verified", bool),
+            ("state", str),
+            ("claim_generator", str),
+            ("signer", str),
+            ("digital_source_type", str),
+            ("ai_generated", bool),
+            ("remote_url", str),
+            ("note", str),
+        ):
+            if isinstance(record.get(key), kind):
+                fields[key] = record[key]
+        for key in ("failures", "actions"):
+            if isinstance(record.get(key), list):
+                fields[key] = tuple(str(v) for v in record[key])
+        return cls(**fields)
 
     def describe(self) -> str:
         """One line for people: what the credentials claim and whether they hold."""
