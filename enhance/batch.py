@@ -82,6 +82,7 @@ def run_batch(
     folder = RunFolder(out_dir, "enhance run", on_event=emit)
     with listening(emit), folder:
         planned = folder.plan(inputs, pipeline.output, recursive=recursive, pattern=pattern)
+        pipeline.signer()  # bad content-credential settings: ConfigError before any image is read
         base = pipeline.setup()  # ConfigError here: nothing processed, nothing written
         todo = folder.start(
             planned,
@@ -91,7 +92,30 @@ def run_batch(
             device=str(base.device),
         )
         LocalScheduler(pipeline, folder, workers=jobs).run(todo)
+        _note_dropped_credentials(folder.result.records, emit)
     return folder.result
+
+
+def _note_dropped_credentials(records: Sequence[dict[str, Any]], emit: EventSink) -> None:
+    """One line when sources carried content credentials that their (unsigned) outputs do not."""
+    from .events import Notice
+
+    dropped = sum(
+        1
+        for r in records
+        if r.get("status") == "done"
+        and (r.get("content_credentials") or {}).get("source")
+        and not r["content_credentials"]["output"]["signed"]
+    )
+    if dropped:
+        emit(
+            Notice(
+                "info",
+                f"note: {dropped} source(s) carried content credentials (C2PA) that their outputs do not: "
+                "the pixels changed, so the old manifests would read as tampered (see manifest.json); "
+                "set output.content_credentials to sign new ones",
+            )
+        )
 
 
 class LocalScheduler:
@@ -161,7 +185,7 @@ class LocalScheduler:
     def _write(self, job: Job, raster: Raster, record: dict[str, Any]) -> None:
         """Write one output and keep its record (an encoder error fails this file only)."""
         try:
-            seconds, stamp = write_output(job, raster, self.pipeline.output)
+            seconds, stamp = write_output(job, raster, self.pipeline)
         except Exception as exc:
             self.folder.add(failed_record(job, exc, timings=record["timings"], size=record["size"]))
         else:

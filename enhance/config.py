@@ -25,11 +25,15 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .credentials.signing import ContentCredentialsSettings
 from .errors import ConfigError, StageUnavailableError, first_line
+
+if TYPE_CHECKING:
+    from .credentials.signing import ContentSigner
 
 __all__ = [
     "CONFIG_ENV",
@@ -54,35 +58,67 @@ class OutputSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    format: Literal["png", "jpeg", "webp", "tiff", "same"] = Field(
-        "png", description="output container; 'same' keeps each input's format"
+    format: Literal["png", "jpeg", "webp", "tiff", "avif", "jxl", "same"] = Field(
+        "png", description="output container; 'same' keeps each input's format (GIF inputs give PNG)"
     )
     bit_depth: Literal[8, 16] = Field(
-        8, description="bits per sample; 16 for PNG/TIFF only (with format 'same', JPEG/WebP outputs are written 8-bit)"
+        8,
+        description="bits per sample; 16 for PNG/TIFF only (with format 'same', other outputs are written 8-bit)",
     )
     dither: bool = Field(True, description="TPDF-dither when quantizing to 8 bits (keeps smooth gradients smooth)")
-    quality: int = Field(95, ge=1, le=100, description="JPEG/WebP quality")
-    lossless: bool = Field(False, description="lossless WebP")
+    quality: int | None = Field(
+        None, ge=1, le=100, description="JPEG/WebP/AVIF/JPEG XL quality; by default 95 (JPEG, WebP), 90 (AVIF, JPEG XL)"
+    )
+    lossless: bool = Field(False, description="lossless WebP or JPEG XL")
     suffix: str = Field("", description="appended to each output file's stem, e.g. '_4k'")
+    content_credentials: ContentCredentialsSettings | None = Field(
+        None,
+        description="sign each output with a new C2PA manifest: {certificate, private_key, algorithm, timestamp_url}",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> OutputSpec:
-        if self.bit_depth == 16 and self.format in ("jpeg", "webp"):
-            raise ValueError(f"bit_depth 16 needs format png or tiff; {self.format} holds 8 bits only")
+        if self.bit_depth == 16 and self.format in ("jpeg", "webp", "avif", "jxl"):
+            raise ValueError(f"bit_depth 16 needs format png or tiff; {self.format} holds 8 bits only here")
         if any(sep in self.suffix for sep in ("/", "\\")) or self.suffix in (".", ".."):
             raise ValueError(f"suffix {self.suffix!r} must not contain a path separator")
+        if self.format == "jxl":
+            from .io import jxl_available
+
+            if not jxl_available():
+                raise ValueError(
+                    "format jxl needs pillow-jxl-plugin (GPL-3.0-or-later, not installed by default): "
+                    "pip install 'enhance[jxl]'"
+                )
         return self
 
     # -- output policy: what an output of a given input file becomes -----------------------------
 
+    def format_for(self, source: Path | None) -> str:
+        """The format the output of ``source`` is written in (``PNG``, ``JPEG``...)."""
+        from .io import WRITABLE, format_for_suffix
+
+        if self.format != "same":
+            return format_for_suffix(self.format)
+        fmt = format_for_suffix(source.suffix) if source is not None else "PNG"
+        return fmt if fmt in WRITABLE else "PNG"  # read-only formats (GIF) give PNG
+
     def encode_options(self, source: Path | None = None) -> dict[str, Any]:
         """Keyword arguments for :func:`enhance.io.encode` for the output of ``source``."""
-        from .io import format_for_suffix
+        from .io import DEFAULT_QUALITY
 
-        fmt = self.format
-        if fmt == "same":
-            fmt = format_for_suffix(source.suffix) if source is not None else "png"
-        return {"format": fmt, "quality": self.quality, "lossless": self.lossless}
+        fmt = self.format_for(source)
+        quality = self.quality if self.quality is not None else DEFAULT_QUALITY.get(fmt)
+        return {"format": fmt if self.format == "same" else self.format, "quality": quality, "lossless": self.lossless}
+
+    def signer(self) -> ContentSigner | None:
+        """The signer for ``content_credentials`` (None without them), checked before any image:
+        :func:`enhance.credentials.signing.prepare_signer` raises ConfigError for bad settings."""
+        if self.content_credentials is None:
+            return None
+        from .credentials.signing import prepare_signer
+
+        return prepare_signer(self.content_credentials)
 
     def bit_depth_for(self, source: Path | None) -> tuple[int, str | None]:
         """The bit depth the output of ``source`` is quantized to, and a warning when it is not the asked one.
@@ -91,12 +127,12 @@ class OutputSpec(BaseModel):
         get 16 bits, while JPEG/WebP outputs (which hold 8-bit samples only) are written 8-bit,
         dithered as ``dither`` says, instead of failing after the compute.
         """
-        from .io import EIGHT_BIT_ONLY, format_for_suffix  # the formats io refuses 16-bit samples for
+        from .io import EIGHT_BIT_ONLY  # the formats io refuses 16-bit samples for
 
         if self.bit_depth == 8 or self.format != "same" or source is None:
             return self.bit_depth, None
         try:
-            fmt = format_for_suffix(source.suffix)
+            fmt = self.format_for(source)
         except ValueError:  # no usable suffix: planning refuses it; encode names the problem otherwise
             return self.bit_depth, None
         if fmt in EIGHT_BIT_ONLY:
@@ -105,11 +141,12 @@ class OutputSpec(BaseModel):
 
     def suffix_for(self, source: Path) -> str:
         """The file suffix the output of ``source`` gets (``.png``, ``.jpg``...), before ``suffix``."""
-        from .io import suffix_for_format
+        from .io import format_for_suffix, suffix_for_format
 
-        if self.format == "same":
-            return source.suffix
-        return suffix_for_format(self.format)
+        fmt = self.format_for(source)
+        if self.format == "same" and fmt == format_for_suffix(source.suffix):
+            return source.suffix  # as the input spells it (.jpeg, .TIF)
+        return suffix_for_format(fmt)
 
 
 @dataclass(frozen=True)
@@ -232,7 +269,8 @@ def _stage_entries(raw: Mapping[str, Any], where: str) -> list[tuple[str, dict[s
 def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str], *, where: str) -> dict[str, Any]:
     """Apply ``KEY=VALUE`` overrides to a raw pipeline definition (before validation).
 
-    Keys: ``device``, ``seed``, ``output.FIELD``, ``STAGE.PARAM`` (the stage named once in the
+    Keys: ``device``, ``seed``, ``output.FIELD`` (``output.FIELD.SUB`` for a nested one:
+    ``output.content_credentials.certificate``), ``STAGE.PARAM`` (the stage named once in the
     pipeline), ``STAGE[K].PARAM`` (its K-th occurrence) or ``N.PARAM`` (the stage at position N).
     Values are parsed as YAML scalars/lists (``4096``, ``true``, ``[4096, 4096]``).
 
@@ -257,8 +295,8 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str], *, where: 
         if key in _TOP_KEYS:
             pipeline[key] = value
             continue
-        if key.startswith("output."):
-            pipeline["output"] = {**(pipeline.get("output") or {}), key.removeprefix("output."): value}
+        if key.startswith("output."):  # output.FIELD, or output.FIELD.SUBFIELD (content_credentials.certificate)
+            pipeline["output"] = _set_nested(pipeline.get("output") or {}, key.split(".")[1:], value)
             continue
         match = _STAGE_KEY.match(key)
         if not match:
@@ -271,6 +309,18 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str], *, where: 
     if "stages" in pipeline:  # a missing list stays missing, for validation to name
         pipeline["stages"] = [{name: params} for name, params in stages]
     return pipeline
+
+
+def _set_nested(mapping: Mapping[str, Any], keys: Sequence[str], value: Any) -> dict[str, Any]:
+    """A copy of ``mapping`` with ``value`` at the path ``keys`` (missing levels become mappings)."""
+    head, *rest = keys
+    out = dict(mapping)
+    if rest:
+        inner = out.get(head)
+        out[head] = _set_nested(inner if isinstance(inner, Mapping) else {}, rest, value)
+    else:
+        out[head] = value
+    return out
 
 
 def _find_stage(stages: Sequence[tuple[str, dict[str, Any]]], match: re.Match[str], item: str, where: str) -> int:

@@ -22,7 +22,8 @@ from .stages.base import Stage
 if TYPE_CHECKING:
     from .context import CancelLike, Progress
     from .convert import Layout
-    from .image import Image, Raster
+    from .credentials.signing import ContentSigner, EditAction
+    from .image import Image, Metadata, Raster
 
 __all__ = ["Pipeline", "RunContext"]
 
@@ -56,6 +57,7 @@ class Pipeline:
         self.seed = seed
         self.name = name
         self._context: RunContext | None = None
+        self._signer: ContentSigner | None = None
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(s) for s in self.stages)
@@ -178,9 +180,78 @@ class Pipeline:
 
     def run_file(self, source: Path | str, destination: Path | str) -> RunContext:
         """Read ``source``, run the pipeline, write ``destination`` atomically with the output spec."""
-        from .io import decode, encode
+        from .io import decode
 
         source, destination = Path(source), Path(destination)
+        self.signer()  # bad signing settings fail before the image is read
         raster, _, ctx = self.process_raster(decode(source), path=source)
-        encode(raster, destination, **self.output.encode_options(source))
+        self.write_output(raster, source, destination)
         return ctx
+
+    # -- writing, with content credentials ---------------------------------------------------------
+
+    def signer(self) -> ContentSigner | None:
+        """The output's content-credentials signer, checked and built once (None when the output
+        spec has no ``content_credentials``).
+
+        Raises:
+            ConfigError: the certificate, key or settings will not sign (one line; exit 2).
+        """
+        if self._signer is None and self.output.content_credentials is not None:
+            self._signer = self.output.signer()
+        return self._signer
+
+    def edit_actions(self) -> list[EditAction]:
+        """What the stages do, as C2PA actions, for a signed output's manifest (stages that leave
+        the pixels as they are, such as ``score``, are not listed)."""
+        from .credentials.signing import EditAction
+
+        return [
+            EditAction(stage.c2pa_action, stage.name, stage.params.model_dump(mode="json"))
+            for stage in self.stages
+            if stage.c2pa_action
+        ]
+
+    def write_output(self, raster: Raster, source: Path, destination: Path) -> None:
+        """Encode ``raster`` as the output spec says and write it atomically to ``destination``;
+        signed with a new manifest (``source`` as its parent ingredient) when the spec has
+        ``content_credentials``. Parent folders are created."""
+        from .io import encode, encode_bytes
+
+        options = self.output.encode_options(source)
+        signer = self.signer()
+        if signer is None:
+            encode(raster, destination, **options)
+            return
+        from .files import atomic_write_bytes
+
+        if destination.resolve() == source.resolve():
+            raise ValueError(f"{destination}: is the input this image was read from; outputs never overwrite inputs")
+        meta = raster.meta
+        credentials = meta.content_credentials
+        data = signer.sign(
+            encode_bytes(raster, **options),
+            str(options["format"]),
+            source=source.read_bytes(),
+            source_format=meta.format or "PNG",
+            title=_title(destination),
+            source_title=_title(source),
+            actions=self.edit_actions(),
+            digital_source_type=credentials.digital_source_type if credentials else None,
+        )
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(destination, data)
+
+    def credentials_record(self, meta: Metadata) -> dict[str, Any] | None:
+        """What the record says of content credentials for an output of ``meta``'s source (None
+        when the source had none and the output is not signed)."""
+        from .credentials.signing import credentials_record
+
+        return credentials_record(meta.content_credentials, self.signer(), self.edit_actions())
+
+
+def _title(path: Path) -> str:
+    """A file name as text for a manifest (names that are not UTF-8 get replacement characters)."""
+    import os
+
+    return os.fsencode(path.name).decode("utf-8", errors="replace")

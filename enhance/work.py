@@ -22,7 +22,6 @@ from .discovery import Job, stamp
 from .manifest import failure_message, new_record
 
 if TYPE_CHECKING:
-    from .config import OutputSpec
     from .image import Raster
     from .pipeline import Pipeline
 
@@ -54,6 +53,8 @@ class Computed:
     results: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: what the record says of content credentials (the source's, and the output's), if anything
+    credentials: dict[str, Any] | None = None
 
 
 def read_input(job: Job) -> tuple[Raster, float]:
@@ -83,9 +84,21 @@ def compute(pipeline: Pipeline, raster: Raster, job: Job) -> Computed:
         if is_out_of_memory(exc):
             release_memory(pipeline.device)
         raise
+    from .io import encode_notes
+
     width, height = image.size
     del image  # the float result on the device: only its size is kept
-    return Computed(out, (width, height), ctx.results, list(ctx.warnings), time.perf_counter() - t0)
+    # what reading the source changed (an animation's frames, a float TIFF's encoding) and what
+    # writing will change (a JPEG XL output's colour conversion) go into the record with the stages'
+    warnings = [*out.meta.warnings, *ctx.warnings, *encode_notes(out.meta, pipeline.output.format_for(job.source))]
+    return Computed(
+        out,
+        (width, height),
+        ctx.results,
+        warnings,
+        time.perf_counter() - t0,
+        credentials=pipeline.credentials_record(out.meta),
+    )
 
 
 def done_record(
@@ -96,6 +109,7 @@ def done_record(
     a file no earlier run recorded writing (see :meth:`enhance.runfolder.RunFolder.start`)."""
     height, width = raster_in.array.shape[:2]
     warnings = [*computed.warnings, *([UNRECORDED_OUTPUT] if replaces_unrecorded else [])]
+    extra = {"content_credentials": computed.credentials} if computed.credentials is not None else {}
     return new_record(
         job.source,
         job.relative,
@@ -105,21 +119,22 @@ def done_record(
         size={"input": [width, height], "output": list(computed.size)},
         results=computed.results,
         warnings=warnings,
+        **extra,
     )
 
 
-def write_output(job: Job, raster: Raster, output: OutputSpec) -> tuple[float, dict[str, int]]:
-    """Encode ``raster`` to ``job``'s output atomically (folders created); returns the seconds it
-    took and the written file's stamp (how a later run knows the file as this run's).
+def write_output(job: Job, raster: Raster, pipeline: Pipeline) -> tuple[float, dict[str, int]]:
+    """Encode ``raster`` to ``job``'s output as ``pipeline``'s output spec says, signed with new
+    content credentials when it asks, and write it atomically (folders created; the signature is
+    made on the encoded bytes before the rename); returns the seconds it took and the written
+    file's stamp (how a later run knows the file as this run's).
 
     Raises:
-        Exception: the encoder's or the file system's error; it fails this file only.
+        Exception: the encoder's, the signer's or the file system's error; it fails this file only.
     """
-    from . import io
-
     t0 = time.perf_counter()
     job.destination.parent.mkdir(parents=True, exist_ok=True)
-    io.encode(raster, job.destination, **output.encode_options(job.source))
+    pipeline.write_output(raster, job.source, job.destination)
     return time.perf_counter() - t0, stamp(job.destination)
 
 

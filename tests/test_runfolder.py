@@ -44,7 +44,7 @@ def loop_runner(pipeline: Pipeline, inputs: list[Path], out: Path) -> BatchResul
             record = done_record(
                 job, raster, computed, read_seconds=read_seconds, replaces_unrecorded=folder.replaces_unrecorded(job)
             )
-            folder.add(written(record, *write_output(job, computed.raster, pipeline.output)))
+            folder.add(written(record, *write_output(job, computed.raster, pipeline)))
     return folder.result
 
 

@@ -1,12 +1,14 @@
 """Decode image files (and PIL images) into rasters with their metadata.
 
-PNG, JPEG (MPO too), WebP and TIFF, whatever the file is named: 8- and 16-bit gray, gray+alpha,
-RGB, RGBA, palette (→ RGB/RGBA, transparency honoured) and CMYK (→ RGB through the embedded ICC
-profile when there is one). The EXIF orientation is applied to the pixels (and reset to 1 by
+PNG, JPEG (MPO too), WebP, TIFF, AVIF, GIF and (with ``enhance[jxl]``) JPEG XL, whatever the file
+is named: 8- and 16-bit gray, gray+alpha, RGB, RGBA, palette (→ RGB/RGBA, transparency honoured)
+and CMYK (→ RGB through the embedded ICC profile when there is one); float TIFFs through
+:mod:`.floattiff`. The EXIF orientation is applied to the pixels (and reset to 1 by
 :mod:`.metadata`). Pillow decodes and reads the metadata; OpenCV decodes the pixels of 16-bit
-colour PNGs and TIFFs, which Pillow reduces to 8 bits. The first frame of an animated file is
-used. A file that cannot be used raises :class:`~enhance.errors.InputError` with one line naming
-it, what is wrong and what to do.
+colour PNGs and TIFFs, which Pillow reduces to 8 bits. An animated file (GIF, WebP, AVIF, APNG)
+gives its first frame, and its record says so. Content credentials (C2PA) are looked for in the
+bytes read and summarised (:mod:`enhance.credentials`). A file that cannot be used raises
+:class:`~enhance.errors.InputError` with one line naming it, what is wrong and what to do.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..credentials.detect import container_of, find_credentials
 from ..errors import InputError, first_line
-from ..image import Image, Raster, to_image
+from ..image import Image, Metadata, Raster, to_image
 from .formats import READABLE
-from .metadata import file_metadata, meta_from_pil, orientation
+from .metadata import XMP_KEY, file_metadata, meta_from_pil, orientation
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,6 +36,7 @@ __all__ = ["MAX_PIXELS", "decode", "raster_from_pil", "read"]
 #: largest image decoded, in pixels (16384 x 16384): a guard against decompression bombs
 MAX_PIXELS = 2**28
 _PILLOW_DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+_READS = "enhance reads PNG, JPEG, WebP, TIFF, AVIF, JPEG XL and GIF"
 
 
 def read(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> Image:
@@ -54,11 +58,28 @@ def decode(path: str | os.PathLike[str]) -> Raster:
     path = Path(path)
     name = str(path)
     data = _read_bytes(path, name)
-    im = _open(data, name)
-    try:
-        return _decode_opened(im, data, path, name)
-    finally:
-        im.close()
+    from .floattiff import is_float_tiff
+
+    if is_float_tiff(data):
+        raster = _decode_float_tiff(data, path, name)
+    else:
+        im = _open(data, name)
+        try:
+            raster = _decode_opened(im, data, path, name)
+        finally:
+            im.close()
+    _note_credentials(raster.meta, data)
+    return raster
+
+
+def _note_credentials(meta: Metadata, data: bytes) -> None:
+    """Record the source's content credentials: found in the bytes (cheap), then read offline by
+    c2pa only when there are some (and c2pa is installed)."""
+    found = find_credentials(data, xmp=meta.text.get(XMP_KEY))
+    if found is not None:
+        from ..credentials.summary import summarize
+
+        meta.content_credentials = summarize(data, found)
 
 
 def _read_bytes(path: Path, name: str) -> bytes:
@@ -97,6 +118,8 @@ def _open(data: bytes, name: str) -> PIL.Image.Image:
     import PIL.Image
 
     _configure_pillow()
+    if container_of(data) == "JXL":
+        _load_jxl_plugin(name)
     try:
         im = PIL.Image.open(io.BytesIO(data))
     except PIL.Image.DecompressionBombError:
@@ -112,10 +135,7 @@ def _open(data: bytes, name: str) -> PIL.Image.Image:
     fmt = READABLE.get(im.format or "")
     if fmt is None:
         im.close()
-        raise InputError(
-            f"{name}: {im.format} images are not supported (enhance reads PNG, JPEG, WebP and TIFF); "
-            "convert it to PNG first"
-        )
+        raise InputError(f"{name}: {im.format} images are not supported ({_READS}); convert it to PNG first")
     width, height = im.size
     if width * height > MAX_PIXELS:
         im.close()
@@ -126,8 +146,12 @@ def _open(data: bytes, name: str) -> PIL.Image.Image:
 def _unidentified(name: str, data: bytes) -> str:
     """The message for bytes Pillow cannot identify: say what they look like."""
     head = data[:16]
+    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
+        return (
+            f"{name}: this Pillow cannot decode AVIF (it needs Pillow 11.3 or newer built with libavif); upgrade Pillow"
+        )
     if head[4:8] == b"ftyp":
-        return f"{name}: HEIF/AVIF images are not supported (enhance reads PNG, JPEG, WebP and TIFF); convert it first"
+        return f"{name}: HEIF/HEIC images are not supported ({_READS}); convert it first"
     magic = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
     fmt = next((f for prefix, f in magic.items() if head.startswith(prefix)), None)
     if fmt is None and head.startswith(b"RIFF") and head[8:12] == b"WEBP":
@@ -138,7 +162,7 @@ def _unidentified(name: str, data: bytes) -> str:
     text = sample.decode("utf-8", errors="replace")
     if b"\x00" not in sample and sum(c.isprintable() or c in "\r\n\t" for c in text) >= 0.95 * len(text):
         return f"{name}: not an image, it holds text (starting {text[:40]!r}); check what was saved under this name"
-    return f"{name}: not an image (unrecognised content); enhance reads PNG, JPEG, WebP and TIFF"
+    return f"{name}: not an image (unrecognised content); {_READS}"
 
 
 @contextlib.contextmanager
@@ -161,6 +185,9 @@ def _decode_opened(im: PIL.Image.Image, data: bytes, path: Path, name: str) -> R
     with _corrupt_data(name):
         # TIFF decoders apply the orientation themselves and drop the tag: note it before loading
         orientation_in_file = orientation(im.getexif())
+        frames = int(getattr(im, "n_frames", 1) or 1)  # counting frames may seek: back to the first
+        if frames > 1:
+            im.seek(0)
         im.load()
         exif = im.getexif()
     remaining = orientation(exif)  # what the pixels still need (Pillow applied the rest)
@@ -187,7 +214,43 @@ def _decode_opened(im: PIL.Image.Image, data: bytes, path: Path, name: str) -> R
     meta.bit_depth = 16 if array.dtype == np.uint16 else 8
     if not profile_applies:
         meta.icc_profile = None
+    if frames > 1:
+        meta.warnings.append(f"animated {fmt} ({frames} frames): only the first frame was processed")
     return Raster(array, meta)
+
+
+def _load_jxl_plugin(name: str) -> None:
+    """Register pillow-jxl-plugin's JPEG XL codec with Pillow (``enhance[jxl]``, GPL-3.0-or-later:
+    imported only here, when a JPEG XL file is read, and by the JPEG XL writer)."""
+    try:
+        import pillow_jxl  # noqa: F401
+    except ImportError:
+        raise InputError(
+            f"{name}: reading JPEG XL needs pillow-jxl-plugin (GPL-3.0-or-later, not installed by default): "
+            "pip install 'enhance[jxl]', or convert the file to PNG"
+        ) from None
+
+
+def _decode_float_tiff(data: bytes, path: Path, name: str) -> Raster:
+    """A float TIFF as 16-bit sRGB-encoded samples (see :mod:`.floattiff` for the rule)."""
+    from .floattiff import read_float_tiff
+
+    with _corrupt_data(name):
+        try:
+            tiff = read_float_tiff(data, max_pixels=MAX_PIXELS)
+        except ValueError as exc:
+            raise InputError(f"{name}: {exc}") from None
+    array = _orient(tiff.array, tiff.orientation)
+    meta = Metadata(
+        source=path.resolve(),
+        format="TIFF",
+        mode=tiff.mode,
+        bit_depth=16,
+        icc_profile=tiff.icc_profile,
+        dpi=tiff.dpi,
+        warnings=list(tiff.notes),
+    )
+    return Raster(array if array.flags.c_contiguous else array.copy(), meta)
 
 
 def _orient(array: np.ndarray, orientation: int) -> np.ndarray:

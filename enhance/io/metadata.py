@@ -6,6 +6,11 @@ copy, so a viewer does not turn the image again), TIFF's descriptive tags and EX
 (not its pixel-layout tags), PNG text chunks (ImageMagick's legacy EXIF copies dropped: the EXIF
 enhance carries supersedes them), ICC profile and resolution.
 
+XMP is kept for every format under the PNG text key ``XML:com.adobe.xmp`` (PNG's own place for it),
+so one rule carries it: written back as PNG text, or into JPEG, WebP, AVIF, JPEG XL and TIFF (tag
+700) where the format has a place for it. Its ``dcterms:provenance`` is never written back: that is
+a reference to the source's C2PA manifest, which the new pixels would not match.
+
 Writing: an ICC profile only where its colour space matches the pixels, PNG text only under valid
 keywords, and ``parameters`` in the EXIF UserComment for formats without PNG text (the
 AUTOMATIC1111 convention). The table of what each format keeps is in :mod:`enhance.io`.
@@ -17,6 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..credentials.detect import strip_provenance
 from ..image import Metadata
 from .formats import READABLE
 from .pngchunks import valid_keyword
@@ -31,6 +37,8 @@ __all__ = [
     "meta_from_pil",
     "orientation",
     "png_text",
+    "xmp_for",
+    "XMP_KEY",
 ]
 
 _EXIF_HEADER = b"Exif\x00\x00"
@@ -40,7 +48,8 @@ _EXIF_IFD, _GPS_IFD, _USER_COMMENT = 0x8769, 0x8825, 0x9286
 _TIFF_EXIF_TAGS = (0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)  # Make Model Software DateTime Artist Copyright
 #: legacy ImageMagick copies of EXIF in PNG text: superseded by the EXIF enhance carries
 _LEGACY_EXIF_TEXT = ("Raw profile type exif", "Raw profile type APP1")
-_XMP_KEY = "XML:com.adobe.xmp"
+#: where XMP rides in :attr:`Metadata.text <enhance.image.Metadata.text>` for every format
+XMP_KEY = "XML:com.adobe.xmp"
 
 
 def orientation(exif: Mapping[int, object]) -> int:
@@ -61,6 +70,9 @@ def meta_from_pil(im: PIL.Image.Image) -> Metadata:
         text = {k: v for k, v in info.items() if isinstance(v, str) and k != "compression"}
     else:
         text = {}
+    xmp = info.get("xmp") if XMP_KEY not in text else None  # JPEG, WebP, AVIF, TIFF: one XMP packet
+    if isinstance(xmp, bytes) and xmp.strip():
+        text[XMP_KEY] = xmp.decode("utf-8", errors="replace").strip("\x00")
     return Metadata(
         format=READABLE.get(im.format or ""),
         mode=im.mode,
@@ -88,8 +100,8 @@ def file_metadata(im: PIL.Image.Image, exif: PIL.Image.Exif, fmt: str, orientati
     meta.exif = tiff_exif(exif) if fmt == "TIFF" else upright_exif(im, exif, orientation_in_file)
     for key in _LEGACY_EXIF_TEXT:
         meta.text.pop(key, None)
-    if orientation_in_file != 1 and _XMP_KEY in meta.text:
-        meta.text[_XMP_KEY] = upright_xmp(meta.text[_XMP_KEY])
+    if orientation_in_file != 1 and XMP_KEY in meta.text:
+        meta.text[XMP_KEY] = upright_xmp(meta.text[XMP_KEY])
     return meta
 
 
@@ -127,8 +139,18 @@ def upright_xmp(xmp: str) -> str:
 
 
 def png_text(meta: Metadata) -> dict[str, str]:
-    """The text entries an encoder may write: those under a valid PNG keyword."""
-    return {k: v for k, v in (meta.text or {}).items() if valid_keyword(k)}
+    """The text entries an encoder may write: those under a valid PNG keyword, the XMP without a
+    reference to the source's C2PA manifest."""
+    text = {k: v for k, v in (meta.text or {}).items() if valid_keyword(k)}
+    if XMP_KEY in text:
+        text[XMP_KEY] = strip_provenance(text[XMP_KEY])
+    return text
+
+
+def xmp_for(text: Mapping[str, str]) -> bytes | None:
+    """The XMP packet to write into a non-PNG format, from :func:`png_text`'s entries."""
+    xmp = text.get(XMP_KEY)
+    return xmp.encode("utf-8") if xmp and xmp.strip() else None
 
 
 def icc_for(profile: bytes | None, colour_channels: int) -> bytes | None:

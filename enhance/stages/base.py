@@ -44,7 +44,10 @@ class Stage:
     """One step of a pipeline.
 
     Subclasses set ``name`` (the key used in pipelines.yaml), a one-line ``description``, a
-    ``Params`` model (pydantic, with defaults and constraints) and implement :meth:`process`.
+    ``Params`` model (pydantic, with defaults and constraints) and implement :meth:`process`;
+    ``c2pa_action`` names what the stage does in C2PA's terms, for outputs signed with content
+    credentials (``c2pa.filtered``, ``c2pa.resized``...; None for a stage that leaves the pixels as
+    they are).
     Heavy imports (torch, models) happen inside methods, never at module import, so listing and
     validating stages stays fast.
 
@@ -57,6 +60,7 @@ class Stage:
     name: ClassVar[str]
     description: ClassVar[str]
     Params: ClassVar[type[StageParams]] = StageParams
+    c2pa_action: ClassVar[str | None] = "c2pa.edited"
 
     def __init__(self, params: StageParams | Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         given = params.model_dump(exclude_unset=True) if isinstance(params, StageParams) else dict(params or {})

@@ -66,6 +66,7 @@ class Score(Stage):
     """Score the pipeline's input and the current image with no-reference metrics."""
 
     name: ClassVar[str] = "score"
+    c2pa_action: ClassVar[str | None] = None  # measures, changes nothing
     description: ClassVar[str] = "Score before/after (sharpness, entropy, PNG bits/px, banding...) into the manifest"
     Params = ScoreParams
     params: ScoreParams
