@@ -122,7 +122,7 @@ class _PipelineFields(BaseModel):
 
     description: str = ""
     device: str = "auto"
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**64 - 1)  # what a torch generator takes
     output: OutputSpec = Field(default_factory=OutputSpec)
     stages: list[Any] = Field(min_length=1)
 

@@ -336,6 +336,18 @@ def test_numbers_too_long_and_bad_safe_tags_are_yaml_errors(tmp_path: Path, yaml
         assert "line 3, column 11: invalid YAML: " in message and problem in message
 
 
+def test_nan_inf_and_seed_past_a_generator_are_invalid(tmp_path: Path) -> None:
+    for text, problem in (
+        ("    stages: [{test-gain: {factor: .inf}}]\n", "factor=inf is invalid: Input should be a finite number"),
+        ("    stages: [{test-gain: {factor: .nan}}]\n", "factor=nan is invalid"),
+        ("    seed: 18446744073709551616\n    stages: [test-gain]\n", "seed=18446744073709551616 is invalid"),
+    ):
+        path = write(tmp_path, "pipelines:\n  p:\n" + text)
+        assert problem in one_line_error(load_pipeline_spec, path, "p")
+    path = write(tmp_path, "pipelines:\n  p:\n    seed: 18446744073709551615\n    stages: [test-gain]\n")
+    assert load_pipeline_spec(path, "p").seed == 2**64 - 1
+
+
 def test_odd_keys_are_one_line_errors(tmp_path: Path) -> None:
     path = write(tmp_path, "pipelines:\n  p:\n    stages: [test-gain]\n1: x\nb: y\n")  # keys that don't sort
     assert "unknown top-level key(s) 1, b" in one_line_error(read_config, path)
