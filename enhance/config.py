@@ -310,8 +310,9 @@ def _make_loader(pure_python: bool = False) -> type:
                 )
             try:
                 return super().construct_object(node, deep)
-            except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
-                # a safe tag on a value that is not one (`!!int x`, `!!bool maybe`, `!!timestamp y`)
+            except (ValueError, TypeError, LookupError, AttributeError, ArithmeticError):
+                # a safe tag on a value that is not one (`!!int x`, `!!bool maybe`, `!!timestamp y`,
+                # an empty `!!int`: IndexError inside PyYAML)
                 tag = node.tag.rpartition(":")[2]
                 raise ConstructorError(
                     None, None, f"{quote(node.value, 40)} is not a valid !!{tag}", node.start_mark
@@ -480,7 +481,7 @@ def _override_value(text: str, said: str) -> Any:
     try:
         return _parse_yaml(text)
     except _Refused as exc:
-        raise ConfigError(f"{said}: {_yaml_problem(exc)[1]}") from None
+        raise ConfigError(f"{said}: {_yaml_problem(exc)[1].replace('the document', 'the value')}") from None
     except yaml.YAMLError:
         return text  # not YAML: a plain string, e.g. --set description=a: b
 
