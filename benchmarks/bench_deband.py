@@ -1,6 +1,6 @@
 """Deband side by side with ffmpeg's ``deband`` and ``gradfun`` on the same banded frames.
 
-For each frame from :mod:`enhance.synthetic` (8-bit bands and posterisation to 32/64 levels, with
+For each frame from ``tests/synthetic.py`` (8-bit bands and posterisation to 32/64 levels, with
 a textured region beside the gradient) this measures, for ours (default parameters, then the
 default dithered 8-bit write) and for ffmpeg's two filters (default options, 8-bit PNG out):
 
@@ -46,7 +46,7 @@ from PIL import Image as PILImage
 from enhance.image import Raster, from_image, to_image
 from enhance.metrics.banding import banding_index
 from enhance.ops.debanding import deband
-from enhance.synthetic import banded
+from tests.synthetic import banded
 
 CASES = ("banded", "posterized64", "posterized32")
 FILTERS = ("deband", "gradfun")

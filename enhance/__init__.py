@@ -7,8 +7,7 @@ torch and friends load only when something that needs them is used.
 from __future__ import annotations
 
 from ._lazy import lazy_exports
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 #: public name -> module that defines it
 _EXPORTS: dict[str, str] = {

@@ -3,7 +3,9 @@ compute in order on the device, write atomically, and keep a manifest of every f
 
 One bad file never stops the batch: it is reported in one line, recorded in ``manifest.json`` and
 the run goes on. Ctrl-C leaves no partial file (writes are atomic and in-flight writes finish), and
-a rerun skips what is done.
+a rerun skips what is done. The output folder is held by one command at a time
+(:func:`enhance.files.lock_folder`), and each finished file's record is journalled as it finishes
+(:class:`enhance.manifest.Journal`), so a run killed outright loses no record either.
 """
 
 from __future__ import annotations
@@ -13,20 +15,26 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .devices import is_out_of_memory, release_memory
 from .errors import ConfigError
 from .manifest import (
+    JOURNAL_NAME,
     MANIFEST_NAME,
+    Earlier,
+    Journal,
     build_manifest,
     failure_message,
+    load_earlier,
     new_record,
     now,
-    read_records,
+    read_earlier,
+    set_aside,
     summarize,
     write_manifest,
 )
@@ -54,6 +62,8 @@ class BatchResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     manifest_path: Path | None = None
     interrupted: bool = False
+    #: one line per file of the run's own (manifest.json, a report) that could not be written
+    unwritten: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.records if r["status"] == status)
@@ -64,8 +74,9 @@ class BatchResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing failed, 1 when some file failed."""
-        return 1 if self.count("failed") else 0
+        """0 when nothing failed, 1 when some file failed or manifest.json or a report could not
+        be written."""
+        return 1 if self.count("failed") or self.unwritten else 0
 
 
 # -- discovery ---------------------------------------------------------------------------------
@@ -92,7 +103,8 @@ def discover(
     Raises:
         ConfigError: an input does not exist.
     """
-    from .io import SUPPORTED_SUFFIXES, TEMP_MARKER
+    from .files import is_temp_name
+    from .io import SUPPORTED_SUFFIXES
 
     suffixes = {s.lower() for s in SUPPORTED_SUFFIXES}
     exclude = exclude.resolve() if exclude is not None else None
@@ -110,7 +122,7 @@ def discover(
         walker = item.rglob("*") if recursive else item.glob("*")
         for path in sorted(walker):
             relative = path.relative_to(item)
-            if any(part.startswith(".") for part in relative.parts) or TEMP_MARKER in path.name:
+            if any(part.startswith(".") for part in relative.parts) or is_temp_name(path.name):
                 continue
             if path.suffix.lower() not in suffixes or not path.is_file():
                 continue
@@ -134,16 +146,21 @@ def plan_jobs(found: Iterable[tuple[Path, Path]], out_dir: Path, output: OutputS
 
     Raises:
         ConfigError: an output would overwrite an input, or escape the output folder, or (with
-            ``format: same``) an input has no image suffix to take the output format from.
+            ``format: same``) an input has no image suffix to take the output format from, or an
+            output name would be longer than the file system allows.
     """
-    from .pipeline import output_suffix
+    from .files import name_max
 
     root = out_dir.resolve()
     jobs = []
+    limits: dict[Path, int] = {}
     for source, relative in found:
         if output.format == "same":
             _check_same_format(source)
-        name = f"{relative.stem}{output.suffix}{output_suffix(output, source)}"
+        name = f"{relative.stem}{output.suffix}{output.suffix_for(source)}"
+        folder = root / relative.parent
+        limit = limits.setdefault(folder, name_max(folder))
+        _check_name_length(source, name, limit, output)
         destination = (root / relative.parent / name).resolve()
         if not destination.is_relative_to(root):
             raise ConfigError(f"{source}: its output {destination} would fall outside {root}")
@@ -154,6 +171,23 @@ def plan_jobs(found: Iterable[tuple[Path, Path]], out_dir: Path, output: OutputS
             )
         jobs.append(Job(source, relative, destination))
     return jobs
+
+
+def _check_name_length(source: Path, name: str, limit: int, output: OutputSpec) -> None:
+    """Refuse, at planning, an output name the file system cannot hold (rather than fail the file
+    after its compute)."""
+    from .files import name_bytes
+
+    size = name_bytes(name)
+    if size > limit:
+        fix = (
+            "choose a shorter output suffix (--set output.suffix=...)"
+            if output.suffix
+            else "rename the input or choose an output format with a shorter suffix"
+        )
+        raise ConfigError(
+            f"{source}: its output name {name} would be {size} bytes, over the file system's limit of {limit}; {fix}"
+        )
 
 
 def _check_same_format(source: Path) -> None:
@@ -178,8 +212,19 @@ def collect_jobs(
     *,
     recursive: bool = False,
     pattern: str | None = None,
+    earlier: Mapping[str, dict[str, Any]] | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> list[Job]:
     """Discover inputs and plan their outputs, leaving out what earlier runs wrote into ``out_dir``.
+
+    A discovered file is left out as an earlier output only when a record vouches for it: the
+    earlier run finished it (``done``, or ``skipped`` as done before), it lies inside ``out_dir``,
+    and its size and modification time are still those the run recorded when it wrote it. So a
+    manifest that names an input as an output never makes that input vanish. How many files
+    were left out is said in one line on ``echo``.
+
+    Args:
+        earlier: the records of earlier runs by input (default: read from ``out_dir``).
 
     Raises:
         ConfigError: an ``out_dir`` that is not a folder, a missing input, an output that would
@@ -189,15 +234,40 @@ def collect_jobs(
     """
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"-o {out_dir}: exists and is not a folder; choose another -o")
-    earlier = list(read_records(out_dir / MANIFEST_NAME).values())
-    earlier_outputs = [Path(r["output"]) for r in earlier if r.get("output")]
-    found = discover(inputs, recursive=recursive, pattern=pattern, exclude=out_dir, skip=earlier_outputs)
-    jobs = plan_jobs(found, out_dir, output)
+    records = list((read_earlier(out_dir) if earlier is None else earlier).values())
+    root = out_dir.resolve()
+    made = {Path(r["output"]) for r in records if _vouches_for_output(r, root)}
+    found = discover(inputs, recursive=recursive, pattern=pattern, exclude=out_dir)
+    kept = [(path, relative) for path, relative in found if path.resolve() not in made]
+    if len(kept) < len(found) and echo is not None:
+        echo(f"{len(found) - len(kept)} file(s) in the inputs left out: an earlier run wrote them into {out_dir}")
+    jobs = plan_jobs(kept, out_dir, output)
     _check_collisions(jobs)
     _check_inputs_kept(jobs)
     _check_input_folders_kept(jobs, inputs, out_dir)
-    _check_earlier_outputs(jobs, earlier)
+    _check_earlier_outputs(jobs, records)
     return jobs
+
+
+def _stamp(path: Path) -> dict[str, int]:
+    """What identifies the file a run just wrote: its size and modification time (ns)."""
+    st = path.stat()
+    return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _vouches_for_output(record: Mapping[str, Any], root: Path) -> bool:
+    """True when ``record`` says an earlier run wrote its ``output`` inside ``root`` and that file
+    is still the one it wrote (same size and modification time)."""
+    output, written = record.get("output"), record.get("written")
+    if record.get("status") not in ("done", "skipped") or not isinstance(output, str) or not isinstance(written, dict):
+        return False
+    path = Path(output)
+    if not path.is_absolute() or not path.is_relative_to(root):
+        return False
+    try:
+        return _stamp(path) == {"bytes": written.get("bytes"), "mtime_ns": written.get("mtime_ns")}
+    except OSError:
+        return False
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -281,57 +351,101 @@ def run_batch(
 
     Returns:
         The records (also written to ``out_dir/manifest.json``) and counts.
+
+    Raises:
+        ConfigError: bad usage (see :func:`collect_jobs`), a setup failure, or an ``out_dir``
+            that cannot be created or written, or that another enhance command is writing into:
+            the folder is held for the whole run (:func:`enhance.files.lock_folder`), and taking
+            it is the run's first write, before any image is read.
     """
-    from .io import decode, encode, remove_stale_temps
-    from .pipeline import encode_options
+    from .files import lock_folder
 
     out_dir = Path(out_dir)
-    planned = collect_jobs(inputs, out_dir, pipeline.output, recursive=recursive, pattern=pattern)
+    with lock_folder(out_dir, "enhance run"):
+        return _run_locked(
+            pipeline,
+            inputs,
+            out_dir,
+            recursive=recursive,
+            pattern=pattern,
+            overwrite=overwrite,
+            jobs=jobs,
+            progress=progress,
+            echo=echo,
+            config=config,
+        )
+
+
+def _run_locked(
+    pipeline: Pipeline,
+    inputs: Sequence[Path | str],
+    out_dir: Path,
+    *,
+    recursive: bool,
+    pattern: str | None,
+    overwrite: bool,
+    jobs: int | None,
+    progress: bool,
+    echo: Callable[[str], None],
+    config: Path | None,
+) -> BatchResult:
+    """:func:`run_batch` once the output folder is held."""
+    from .files import remove_stale_temps
+    from .io import decode, encode
+
+    earlier = load_earlier(out_dir)  # a killed run's journal included
+    planned = collect_jobs(
+        inputs, out_dir, pipeline.output, recursive=recursive, pattern=pattern, earlier=earlier.records, echo=echo
+    )
     base = pipeline.setup()  # ConfigError here: nothing processed, nothing written
 
-    _make_out_dir(out_dir)
     remove_stale_temps(out_dir)
+    _report_earlier(earlier, echo)
     manifest_path = out_dir / MANIFEST_NAME
-    previous = read_records(manifest_path)
+    previous = earlier.records
     result = BatchResult(manifest_path=manifest_path)
     started = now()
 
     todo: list[Job] = []
+    unrecorded: set[Path] = set()
     for job in planned:
-        if job.destination.exists() and not overwrite:
-            earlier = previous.get(str(job.source.resolve()), {})
-            result.records.append(
-                _record(
-                    job,
-                    "skipped",
-                    results=earlier.get("results", {}),
-                    size=earlier.get("size", {}),
-                    warnings=["output exists; rerun with --overwrite to redo it"],
-                )
-            )
-        else:
-            todo.append(job)
+        earlier = previous.get(str(job.source.resolve()), {})
+        if not overwrite and job.destination.exists():
+            if _made_by(earlier, job):
+                result.records.append(_skipped(job, earlier))
+                continue
+            unrecorded.add(job.destination)
+        todo.append(job)
 
     workers = max(1, jobs or min(4, os.cpu_count() or 1))
     window = 2 * workers  # decodes ahead / encodes behind held in memory at once
     bar = _Progress(len(todo), progress, echo)
     lock = threading.Lock()
+    journal = Journal(out_dir / JOURNAL_NAME, on_error=lambda line: bar.message(f"warning: {line}")).open()
 
     def failed(job: Job, exc: BaseException, **extra: Any) -> dict[str, Any]:
         message = failure_message(exc, job.source, job.relative)
         bar.message(f"failed: {message}")
-        return _record(job, "failed", error=message, **extra)
+        record = _record(job, "failed", error=message, **extra)
+        journal.append(record)
+        return record
 
     def timed_decode(job: Job) -> tuple[Any, float]:
         t0 = time.perf_counter()
         raster = decode(job.source)
         return raster, time.perf_counter() - t0
 
-    def timed_encode(job: Job, raster: Any) -> float:
+    def timed_encode(job: Job, raster: Any, record: dict[str, Any]) -> float:
+        """Encode and write atomically, then journal the record at once: a kill from here on
+        loses neither the output nor its record."""
         t0 = time.perf_counter()
         job.destination.parent.mkdir(parents=True, exist_ok=True)
-        encode(raster, job.destination, **encode_options(pipeline.output, job.source))
-        return time.perf_counter() - t0
+        encode(raster, job.destination, **pipeline.output.encode_options(job.source))
+        elapsed = time.perf_counter() - t0
+        record["timings"]["write"] = round(elapsed, 4)
+        record["written"] = _stamp(job.destination)  # how a later run knows this file as ours
+        journal.append(record)
+        return elapsed
 
     decoder = ThreadPoolExecutor(workers, thread_name_prefix="enhance-decode")
     encoder = ThreadPoolExecutor(workers, thread_name_prefix="enhance-encode")
@@ -371,21 +485,27 @@ def run_batch(
             try:
                 out, image, ctx = pipeline.process_raster(raster, path=job.source)
             except Exception as exc:
-                if _is_oom(exc):
-                    _release_memory(base.device)
+                if is_out_of_memory(exc):
+                    release_memory(base.device)
                 result.records.append(failed(job, exc, timings={"read": round(read_time, 4)}))
                 bar.advance()
                 continue
+            warnings = list(ctx.warnings)
+            if job.destination in unrecorded:
+                warnings.append(
+                    "replaced an existing file of this name that no earlier run recorded writing "
+                    "(an interrupted write, or a file put there)"
+                )
             record = _record(
                 job,
                 "done",
                 timings={"read": round(read_time, 4), "compute": round(time.perf_counter() - t0, 4)},
                 size={"input": [raster.array.shape[1], raster.array.shape[0]], "output": list(image.size)},
                 results=ctx.results,
-                warnings=ctx.warnings,
+                warnings=warnings,
             )
             del image
-            writes.append((record, encoder.submit(timed_encode, job, out)))
+            writes.append((record, encoder.submit(timed_encode, job, out, record)))
             while len(writes) > window or (writes and writes[0][1].done()):
                 finish_write(*writes.popleft())
         while writes:
@@ -409,19 +529,45 @@ def run_batch(
         bar.close()
         order = {str(j.source.resolve()): i for i, j in enumerate(planned)}
         result.records.sort(key=lambda r: order.get(r["input"], len(order)))
-        _write_manifest(result, previous, pipeline, base, config, started)
+        journal.close()
+        if _write_manifest(result, previous, pipeline, base, config, started, echo=bar.message):
+            journal.remove()  # its records are in manifest.json now
     return result
 
 
-def _make_out_dir(out_dir: Path) -> None:
-    """Create the output folder; a path that cannot be one (read-only, under a file) is a usage
-    error before any image, not a traceback."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"-o {out_dir}: cannot create the output folder ({exc.strerror or exc}); choose another -o"
-        ) from None
+def _report_earlier(earlier: Earlier, echo: Callable[[str], None]) -> None:
+    """Say (one line each) what of the earlier runs' records could not be used, moving an
+    unusable manifest.json aside first: it is never deleted, nor silently replaced."""
+    moved = ""
+    if earlier.broken is not None:
+        try:
+            moved = f"; moved aside to {set_aside(earlier.broken)}"
+        except OSError as exc:
+            moved = f"; it could not be moved aside ({exc.strerror or exc}) and will be replaced"
+    for number, line in enumerate(earlier.warnings):
+        echo(f"warning: {line}{moved if number == 0 and earlier.broken is not None else ''}")
+
+
+def _made_by(earlier: dict[str, Any], job: Job) -> bool:
+    """True when an earlier run recorded making ``job``'s output from this input (done, or
+    skipped as done before): only then is an existing output skipped. An output without such a
+    record (a write a kill cut off before its record, a file someone put there) is redone, so
+    every finished input ends up with its record and results."""
+    return earlier.get("status") in ("done", "skipped") and earlier.get("output") == str(job.destination)
+
+
+def _skipped(job: Job, earlier: dict[str, Any]) -> dict[str, Any]:
+    """The record of a file an earlier run finished: its results, sizes and timings kept."""
+    extra = {"written": earlier["written"]} if "written" in earlier else {}
+    return _record(
+        job,
+        "skipped",
+        timings=earlier.get("timings", {}),
+        results=earlier.get("results", {}),
+        size=earlier.get("size", {}),
+        warnings=["output exists; rerun with --overwrite to redo it"],
+        **extra,
+    )
 
 
 def _check_collisions(jobs: Sequence[Job]) -> None:
@@ -480,17 +626,6 @@ def _check_earlier_outputs(jobs: Sequence[Job], earlier: Iterable[dict[str, Any]
             )
 
 
-def _is_oom(exc: BaseException) -> bool:
-    return "out of memory" in str(exc).lower()
-
-
-def _release_memory(device: Any) -> None:
-    import torch
-
-    if getattr(device, "type", "") == "cuda":
-        torch.cuda.empty_cache()
-
-
 def _merge_records(current: list[dict[str, Any]], earlier: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """This run's records, then the earlier manifest's records of inputs this run did not touch.
 
@@ -511,11 +646,20 @@ def _write_manifest(
     base: Any,
     config: Path | None,
     started: str,
-) -> None:
-    """Write manifest.json: ``summary`` covers every file listed (earlier runs' included),
-    ``this_run`` only this run's records."""
+    echo: Callable[[str], None] = print,
+) -> bool:
+    """Write manifest.json (and the reports, when scored): ``summary`` covers every file listed
+    (earlier runs' included), ``this_run`` only this run's records. True once manifest.json is
+    written.
+
+    A file that cannot be written (disk full, the folder turned read-only) is one line on
+    ``echo`` naming it and the fix, and goes to ``result.unwritten`` (exit 1); the journal is
+    then kept, so a rerun recovers every record.
+    """
+    from .report import save_reports
+
     if result.manifest_path is None:
-        return
+        return False
     records = _merge_records(result.records, earlier)
     data = build_manifest(
         "run",
@@ -527,10 +671,20 @@ def _write_manifest(
         interrupted=result.interrupted,
         this_run=summarize(result.records),
     )
-    write_manifest(result.manifest_path, data)
+    try:
+        write_manifest(result.manifest_path, data)
+    except OSError as exc:
+        journal = result.manifest_path.parent / JOURNAL_NAME
+        line = (
+            f"{result.manifest_path}: cannot be written ({exc.strerror or exc}); the outputs and their records "
+            f"(in {journal}) are kept: free some space or make the folder writable, then rerun to write it"
+        )
+        result.unwritten.append(line)
+        echo(f"error: {line}")
+        return False
     if any(r.get("results", {}).get("scores") for r in records):
-        try:
-            from .report import write_reports
-        except ImportError:  # reports arrive with the scoring work; manifest is enough until then
-            return
-        write_reports(data, result.manifest_path.parent)
+        _, problem = save_reports(data, result.manifest_path.parent)
+        if problem is not None:
+            result.unwritten.append(problem)
+            echo(f"error: {problem}")
+    return True

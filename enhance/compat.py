@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["import_reference", "reference_available"]
+__all__ = ["import_reference"]
 
 _OLD_NAME = "torchvision.transforms.functional_tensor"
 _INSTALL_HINT = "install the reference engine with: uv sync --extra realesrgan (or pip install 'enhance[realesrgan]')"
@@ -56,12 +56,3 @@ def import_reference(module: str = "realesrgan") -> Any:
                 f"the reference engine is not installed ({exc.name} is missing): {_INSTALL_HINT}"
             ) from exc
         raise
-
-
-def reference_available() -> bool:
-    """Whether the upstream realesrgan/basicsr packages can be imported here."""
-    try:
-        import_reference("realesrgan")
-    except (ConfigError, ImportError):
-        return False
-    return True

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import ConfigError, StageUnavailableError, printable, quote, shorten
+from .errors import ConfigError, StageUnavailableError, first_line, printable, quote, shorten
 
 __all__ = [
     "CONFIG_ENV",
@@ -71,7 +71,8 @@ _MAX_NUMBER_CHARS = 100
 
 
 class OutputSpec(BaseModel):
-    """How results are written."""
+    """How results are written: the settings, and the policy they make for each input file
+    (:meth:`encode_options`, :meth:`bit_depth_for`, :meth:`suffix_for`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -93,6 +94,44 @@ class OutputSpec(BaseModel):
         if any(sep in self.suffix for sep in ("/", "\\")) or self.suffix in (".", ".."):
             raise ValueError(f"suffix {quote(self.suffix)} must not contain a path separator")
         return self
+
+    # -- output policy: what an output of a given input file becomes -----------------------------
+
+    def encode_options(self, source: Path | None = None) -> dict[str, Any]:
+        """Keyword arguments for :func:`enhance.io.encode` for the output of ``source``."""
+        from .io import format_for_suffix
+
+        fmt = self.format
+        if fmt == "same":
+            fmt = format_for_suffix(source.suffix) if source is not None else "png"
+        return {"format": fmt, "quality": self.quality, "lossless": self.lossless}
+
+    def bit_depth_for(self, source: Path | None) -> tuple[int, str | None]:
+        """The bit depth the output of ``source`` is quantized to, and a warning when it is not the asked one.
+
+        With ``format: same`` and ``bit_depth: 16`` the spec covers mixed inputs: PNG/TIFF outputs
+        get 16 bits, while JPEG/WebP outputs (which hold 8-bit samples only) are written 8-bit,
+        dithered as ``dither`` says, instead of failing after the compute.
+        """
+        from .io import EIGHT_BIT_ONLY, format_for_suffix  # the formats io refuses 16-bit samples for
+
+        if self.bit_depth == 8 or self.format != "same" or source is None:
+            return self.bit_depth, None
+        try:
+            fmt = format_for_suffix(source.suffix)
+        except ValueError:  # no usable suffix: planning refuses it; encode names the problem otherwise
+            return self.bit_depth, None
+        if fmt in EIGHT_BIT_ONLY:
+            return 8, f"written 8-bit: {fmt} holds 8-bit samples only"
+        return self.bit_depth, None
+
+    def suffix_for(self, source: Path) -> str:
+        """The file suffix the output of ``source`` gets (``.png``, ``.jpg``...), before ``suffix``."""
+        from .io import suffix_for_format
+
+        if self.format == "same":
+            return source.suffix
+        return suffix_for_format(self.format)
 
 
 @dataclass(frozen=True)
@@ -343,7 +382,7 @@ def _yaml_problem(exc: Exception, text: str = "") -> tuple[str, str]:
     """(``: line L, column C`` or nothing, the problem on one short line) from a YAML error or refusal."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "mark", None)
     where = f": line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    problem = getattr(exc, "problem", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    problem = getattr(exc, "problem", None) or first_line(exc)
     context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
     if context:  # "while scanning a simple key", "found duplicate anchor 'a'; first occurrence"
         at = f" at line {context_mark.line + 1}, column {context_mark.column + 1}" if context_mark else ""

@@ -1,15 +1,25 @@
-"""Device and dtype choice: the one place that decides where and in what precision work runs."""
+"""Device and dtype choice, and device memory: where and in what precision work runs, how much
+memory is free there, and whether an error means it ran out."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+import sys
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["resolve_device", "compute_dtype", "DEVICE_HELP"]
+__all__ = [
+    "resolve_device",
+    "compute_dtype",
+    "DEVICE_HELP",
+    "available_memory",
+    "is_out_of_memory",
+    "release_memory",
+]
 
 DEVICE_HELP = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N"
 
@@ -82,3 +92,65 @@ def compute_dtype(
     if bf16 and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float32
+
+
+#: what allocators say when they run out (CUDA, CPU, MPS): a RuntimeError with one of these is one
+_OOM_MESSAGES = ("out of memory", "not enough memory", "DefaultCPUAllocator", "can't allocate memory")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` means the device (or the host) ran out of memory.
+
+    True for :class:`MemoryError`, torch's ``OutOfMemoryError`` and a RuntimeError whose message
+    is an allocator's out-of-memory message, and for an error raised from or while handling one
+    (a stage that reports an out-of-memory as an :class:`~enhance.errors.InputError` naming the
+    file): the chain of causes is followed. Other errors that merely mention memory are not.
+    """
+    torch = sys.modules.get("torch")  # no torch loaded: no torch error either
+    oom_types: tuple[type[BaseException], ...] = (MemoryError,)
+    if torch is not None:
+        oom_types += (getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, oom_types):
+            return True
+        if isinstance(current, RuntimeError) and any(s in str(current) for s in _OOM_MESSAGES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def release_memory(device: Any) -> None:
+    """Give memory back after an out-of-memory error: collect garbage (tensors held in reference
+    cycles, e.g. by a traceback) and, on CUDA, return torch's cached blocks to the driver."""
+    import gc
+
+    gc.collect()
+    if getattr(device, "type", str(device).partition(":")[0]) == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes that may be allocated on ``device`` now (free CUDA memory, or available RAM)."""
+    if device.type == "cuda":
+        import torch
+
+        free, _total = torch.cuda.mem_get_info(device)
+        # what torch's allocator holds in its cache (freed by the previous image) is free to us too
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int(free + max(cached, 0))
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30

@@ -15,6 +15,7 @@ __all__ = [
     "EnhanceError",
     "InputError",
     "StageUnavailableError",
+    "first_line",
     "printable",
     "quote",
     "shorten",
@@ -47,6 +48,20 @@ class InputError(EnhanceError):
 
     The message names the file, what is wrong and what to do; the batch skips it and goes on.
     """
+
+
+def first_line(exc: BaseException, *, default: str | None = None, limit: int | None = None) -> str:
+    """The first line of ``exc``'s message, for one-line reports of an error.
+
+    Args:
+        default: what to return for an empty message (default: the exception's type name).
+        limit: cut the line to this many characters (decoders can put whole buffers in a message).
+    """
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else ""
+    if limit is not None:
+        line = line[:limit]
+    return line or (type(exc).__name__ if default is None else default)
 
 
 #: the longest a ConfigError's message may be, in characters (one terminal-friendly line)

@@ -30,9 +30,9 @@ browsers display them); keep PNG, WebP or TIFF to keep alpha. 16-bit output is P
 16-bit gray+alpha is written as RGBA (OpenCV has no two-channel PNG writer, and Pillow cannot read
 a two-channel 16-bit TIFF back).
 
-Outputs are written to a temporary file beside the target (its name ends with
-:data:`TEMP_MARKER`) and renamed over it, so a crash or Ctrl-C never leaves a partial image, and
-an output is never written onto the file its image was read from.
+Outputs are written to a temporary file beside the target and renamed over it
+(:func:`enhance.files.atomic_output`), so a crash or Ctrl-C never leaves a partial image, and an
+output is never written onto the file its image was read from.
 """
 
 from __future__ import annotations
@@ -41,12 +41,12 @@ import contextlib
 import io
 import os
 import re
-import secrets
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import InputError
+from .errors import InputError, first_line
+from .files import TEMP_MARKER, atomic_output, atomic_write_bytes, remove_stale_temps
 from .image import Image, Metadata, Raster, from_image, to_image
 
 if TYPE_CHECKING:
@@ -81,8 +81,6 @@ MAX_PIXELS = 2**28
 #: default PNG zlib level: 4 writes a 4K photo ~2.5x faster than Pillow's default 6 for files ~6%
 #: larger (BENCHMARKS.md, "io"); encoding is the slow end of a batch, so speed wins by default
 PNG_COMPRESS_LEVEL = 4
-#: every temporary output file's name ends with this; stale ones can go (:func:`remove_stale_temps`)
-TEMP_MARKER = ".enhance-tmp"
 
 _SUFFIX_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 _FORMAT_SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif"}
@@ -208,7 +206,7 @@ def _open(data: bytes, name: str) -> PIL.Image.Image:
         raise
     except Exception as exc:
         raise InputError(
-            f"{name}: image header is truncated or corrupt ({_reason(exc)}); re-export or re-download it"
+            f"{name}: image header is truncated or corrupt ({first_line(exc, limit=160)}); re-export or re-download it"
         ) from exc
     fmt = _READABLE.get(im.format or "")
     if fmt is None:
@@ -242,11 +240,6 @@ def _unidentified(name: str, data: bytes) -> str:
     return f"{name}: not an image (unrecognised content); enhance reads PNG, JPEG, WebP and TIFF"
 
 
-def _reason(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return (lines[0][:160] if lines else "") or type(exc).__name__
-
-
 @contextlib.contextmanager
 def _corrupt_data(name: str) -> Iterator[None]:
     """Turn a decoder's failure on bad bytes into one :class:`InputError` line."""
@@ -256,7 +249,7 @@ def _corrupt_data(name: str) -> Iterator[None]:
         raise
     except Exception as exc:
         raise InputError(
-            f"{name}: image data is truncated or corrupt ({_reason(exc)}); re-export or re-download it"
+            f"{name}: image data is truncated or corrupt ({first_line(exc, limit=160)}); re-export or re-download it"
         ) from exc
 
 
@@ -774,7 +767,7 @@ def _exif_with_parameters(exif: bytes | None, parameters: str | None) -> bytes |
     return tags.tobytes()
 
 
-# -- atomic files ------------------------------------------------------------------------------
+# -- never onto the source -----------------------------------------------------------------------
 
 
 def _check_not_source(source: Path | None, path: Path, allowed: bool) -> None:
@@ -790,53 +783,3 @@ def _check_not_source(source: Path | None, path: Path, allowed: bool) -> None:
         raise ValueError(
             f"{path}: is the input this image was read from; outputs never overwrite inputs, choose another path"
         )
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a new temporary file beside ``path`` to write; on success it is synced and renamed over
-    ``path``, so readers see the old file or the new one, never a partial one.
-
-    On any error in the block (Ctrl-C included) the temporary file is removed and ``path`` is left
-    as it was. Parent folders are created. The temporary name is hidden and contains
-    :data:`TEMP_MARKER`.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_MARKER}")
-        try:
-            # O_EXCL: never reuse someone's file; mode 0o666: the umask decides, as for any new file
-            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            break
-        except FileExistsError:
-            continue
-    try:
-        yield temp
-        with open(temp, "rb+") as handle:
-            os.fsync(handle.fileno())  # the data is on disk before the name points at it
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (see :func:`atomic_output`)."""
-    with atomic_output(path) as temp:
-        temp.write_bytes(data)
-
-
-def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
-    """Delete temporary files an interrupted run left under ``folder`` (recursively); return them.
-
-    Only call it when no other enhance process is writing into ``folder``.
-    """
-    removed = []
-    for temp in Path(folder).rglob(f"*{TEMP_MARKER}*"):
-        if temp.is_file():
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
-                removed.append(temp)
-    return removed

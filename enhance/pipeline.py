@@ -123,7 +123,7 @@ class Pipeline:
 
         base = self.setup()
         result, ctx = self.process(to_image(raster, base.device), path=path)
-        bit_depth, warning = output_bit_depth(self.output, path)
+        bit_depth, warning = self.output.bit_depth_for(path)
         if warning:
             ctx.warn(warning)
         out = from_image(result, bit_depth=bit_depth, dither=self.output.dither, seed=ctx.seed)
@@ -132,7 +132,7 @@ class Pipeline:
     def __call__(self, image: Any) -> Any:
         """Run on an Image, numpy array, PIL image, tensor or path; returns the same kind
         (an :class:`~enhance.image.Image` for a path)."""
-        from .image import coerce, restore_kind
+        from .convert import coerce, restore_kind
 
         value, kind = coerce(image, self.device)
         path = Path(image) if isinstance(image, (str, Path)) else None
@@ -145,44 +145,5 @@ class Pipeline:
 
         source, destination = Path(source), Path(destination)
         raster, _, ctx = self.process_raster(decode(source), path=source)
-        encode(raster, destination, **encode_options(self.output, source))
+        encode(raster, destination, **self.output.encode_options(source))
         return ctx
-
-
-def encode_options(output: OutputSpec, source: Path | None = None) -> dict[str, Any]:
-    """Keyword arguments for :func:`enhance.io.encode` from an output spec."""
-    from .io import format_for_suffix
-
-    fmt = output.format
-    if fmt == "same":
-        fmt = format_for_suffix(source.suffix) if source is not None else "png"
-    return {"format": fmt, "quality": output.quality, "lossless": output.lossless}
-
-
-def output_bit_depth(output: OutputSpec, source: Path | None) -> tuple[int, str | None]:
-    """The bit depth an output of ``source`` is quantized to, and a warning when it is not the asked one.
-
-    With ``format: same`` and ``bit_depth: 16`` the spec covers mixed inputs: PNG/TIFF outputs get 16
-    bits, while JPEG/WebP outputs (which hold 8-bit samples only) are written 8-bit, dithered as
-    ``dither`` says, instead of failing after the compute.
-    """
-    from .io import EIGHT_BIT_ONLY, format_for_suffix  # the formats io refuses 16-bit samples for
-
-    if output.bit_depth == 8 or output.format != "same" or source is None:
-        return output.bit_depth, None
-    try:
-        fmt = format_for_suffix(source.suffix)
-    except ValueError:  # no usable suffix: planning refuses it; encode names the problem otherwise
-        return output.bit_depth, None
-    if fmt in EIGHT_BIT_ONLY:
-        return 8, f"written 8-bit: {fmt} holds 8-bit samples only"
-    return output.bit_depth, None
-
-
-def output_suffix(output: OutputSpec, source: Path) -> str:
-    """The file suffix an output of ``source`` gets (``.png``, ``.jpg``...)."""
-    from .io import suffix_for_format
-
-    if output.format == "same":
-        return source.suffix
-    return suffix_for_format(output.format)

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import random
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +21,13 @@ from enhance.batch import MANIFEST_NAME, run_batch
 from enhance.config import OutputSpec
 from enhance.errors import ConfigError
 from enhance.io import TEMP_MARKER, decode
+from enhance.manifest import JOURNAL_NAME, new_record
 from enhance.pipeline import Pipeline
-from enhance.stages import Stage, StageParams, register_stage
+from enhance.stages import Stage, StageParams
 from enhance.stages.resize import Resize
+
+from .conftest import ROOT
+from .outfolders import deny_writes_in, held_by_another_process
 
 
 def make_images(folder: Path, count: int = 3, size: tuple[int, int] = (48, 32)) -> list[Path]:
@@ -143,7 +154,6 @@ class _ExplodeParams(StageParams):
     error: str = "value"
 
 
-@register_stage
 class _Explode(Stage):
     """Fails (or simulates Ctrl-C) on one named file: to test that the batch goes on / stops cleanly."""
 
@@ -157,6 +167,30 @@ class _Explode(Stage):
                 raise KeyboardInterrupt
             raise ValueError("boom in compute")
         return image
+
+
+class _Exhausted(Stage):
+    """Runs out of memory the way numpy does (a MemoryError that never says "out of memory")."""
+
+    name = "test-exhausted"
+    description = "raise MemoryError (test stage)"
+    Params = StageParams
+
+    def process(self, image, ctx):
+        raise MemoryError("Unable to allocate 3.2 GiB for an array with shape (20000, 20000, 4)")
+
+
+def test_running_out_of_memory_fails_the_file_and_gives_memory_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import enhance.batch
+
+    released = []
+    monkeypatch.setattr(enhance.batch, "release_memory", released.append)
+    make_images(tmp_path / "in", 1)
+    result = run_batch(Pipeline([_Exhausted()], device="cpu"), [tmp_path / "in"], tmp_path / "out")
+    assert result.records[0]["status"] == "failed" and "Unable to allocate" in result.records[0]["error"]
+    assert [str(d) for d in released] == ["cpu"]
 
 
 def test_compute_failure_fails_that_file_only(tmp_path: Path) -> None:
@@ -194,10 +228,53 @@ def test_stale_temp_files_are_cleaned(tmp_path: Path) -> None:
     make_images(tmp_path / "in", 1)
     out = tmp_path / "out"
     out.mkdir()
-    stale = out / f"img0.png{TEMP_MARKER}-crash"
+    stale = out / f"{TEMP_MARKER}-{'0' * 32}"  # what a killed write leaves
     stale.write_bytes(b"partial")
+    lookalike = out / f"img0.png{TEMP_MARKER}-crash"  # not one of enhance's names: never removed
+    lookalike.write_bytes(b"a user's file")
     run_batch(resize_pipeline(), [tmp_path / "in"], out)
-    assert not stale.exists()
+    assert not stale.exists() and lookalike.read_bytes() == b"a user's file"
+
+
+def test_a_photo_named_like_a_temp_file_is_an_input_and_never_removed(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    photo = src / "holiday.enhance-tmp.png"
+    PILImage.new("RGB", (48, 32), "red").save(photo)
+    before = photo.read_bytes()
+    for _ in range(2):  # the rerun's start-up cleanup spares it too
+        result = run_batch(resize_pipeline(suffix="_small"), [src], src)
+        assert [r["relative"] for r in result.records] == ["holiday.enhance-tmp.png"]
+    assert photo.read_bytes() == before
+    assert (src / "holiday.enhance-tmp_small.png").is_file()
+
+
+LONGEST_STEM = "n" * 251  # + ".png": 255 bytes, the longest name most file systems accept
+
+
+def test_names_at_the_file_system_limit_go_through_a_run(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    PILImage.new("RGB", (48, 32), "red").save(src / f"{LONGEST_STEM}.png")
+    PILImage.new("RGB", (48, 32), "blue").save(src / f"{'j' * 251}.jpg")
+    result = run_batch(resize_pipeline(), [src], out)
+    assert result.summary["done"] == 2, result.records
+    assert decode(out / f"{LONGEST_STEM}.png").array.shape[:2] == (16, 24)
+    assert (out / f"{'j' * 251}.png").is_file()
+    again = run_batch(resize_pipeline(), [src], out)
+    assert again.summary["skipped"] == 2
+    assert leftovers(out) == []
+
+
+def test_a_suffix_that_pushes_an_output_name_past_the_limit_is_a_usage_error_at_planning(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.new("RGB", (48, 32)).save(src / "short.png")
+    PILImage.new("RGB", (48, 32)).save(src / f"{LONGEST_STEM}.png")
+    expected = rf"{LONGEST_STEM}\.png: its output name {LONGEST_STEM}_4k\.png would be 258 bytes, over .* limit of 255"
+    with pytest.raises(ConfigError, match=expected):
+        run_batch(resize_pipeline(suffix="_4k"), [src], tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # refused before any image: nothing written
 
 
 def test_decode_and_encode_run_on_worker_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -269,7 +346,6 @@ class _FakeScoreParams(StageParams):
     pass
 
 
-@register_stage
 class _FakeScore(Stage):
     """Reports a fixed score, so the batch writes reports without the metric stack."""
 
@@ -370,3 +446,288 @@ def test_output_that_falls_inside_an_input_folder_under_the_output_is_refused(tm
     with pytest.raises(ConfigError, match=r"x/img0\.png: its output .*out/x/img0\.png would fall inside the input"):
         run_batch(resize_pipeline(), [out / "x"], out, recursive=True, pattern="x/*", overwrite=True)
     assert kept.read_bytes() == before and not (out / MANIFEST_NAME).exists()
+
+
+# -- one writer per output folder --------------------------------------------------------------
+
+
+def test_a_run_into_a_folder_another_command_holds_is_refused_before_touching_it(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 3)
+    run_batch(resize_pipeline(), [src], out)
+    their_temp = out / f"{TEMP_MARKER}-{'a' * 32}"  # the other command's write in flight
+    their_temp.write_bytes(b"in flight")
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()}
+    with held_by_another_process(out) as holder:
+        for overwrite in (False, True):
+            with pytest.raises(ConfigError, match=rf"another enhance command \(pid {holder.pid}, started .+\)"):
+                run_batch(resize_pipeline(), [src], out, overwrite=overwrite)
+        assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir() if p.name != ".enhance.lock"} == (
+            before
+        )
+    result = run_batch(resize_pipeline(), [src], out, overwrite=True)  # the holder is gone: the folder is free
+    assert result.summary["done"] == 3 and not their_temp.exists()
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EPERM])
+def test_an_output_folder_that_refuses_writes_is_a_usage_error_before_any_image_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    import enhance.io as io
+
+    make_images(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    decoded: list[Path] = []
+    real_decode = io.decode
+    monkeypatch.setattr(io, "decode", lambda path, *a, **k: decoded.append(path) or real_decode(path, *a, **k))
+    deny_writes_in(out, monkeypatch, code)
+    with pytest.raises(ConfigError, match=r"-o .*out: cannot write into the output folder \(.+\)"):
+        run_batch(resize_pipeline(), [tmp_path / "in"], out)
+    assert decoded == [] and list(out.iterdir()) == []
+
+
+# -- records survive a kill --------------------------------------------------------------------
+
+
+def test_a_killed_runs_journal_gives_its_files_their_records_and_is_removed(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 3)
+    pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
+    run_batch(pipe, [src], out, pattern="img0*")
+    # a later run finished img1 (output renamed, record journalled) and was killed before its manifest
+    run_batch(pipe, [src], tmp_path / "elsewhere", pattern="img1*")
+    (out / "img1.png").write_bytes((tmp_path / "elsewhere" / "img1.png").read_bytes())
+    done = json.loads((tmp_path / "elsewhere" / MANIFEST_NAME).read_text())["files"][0]
+    done["output"] = str((out / "img1.png").resolve())
+    (out / JOURNAL_NAME).write_text(json.dumps(done) + '\n{"input": "' + str(src / "img2.png"))  # torn
+
+    result = run_batch(pipe, [src], out)
+    status = {r["relative"]: r["status"] for r in result.records}
+    assert status == {"img0.png": "skipped", "img1.jpg": "skipped", "img2.png": "done"}
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert all(r["results"]["scores"]["sharpness"]["after"] == 2.0 for r in manifest["files"])
+    assert json.loads((out / "report.json").read_text())["counts"]["scored"] == 3
+    assert not (out / JOURNAL_NAME).exists()
+
+
+def test_an_existing_output_no_record_vouches_for_is_redone(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 1)
+    out.mkdir()
+    (out / "img0.png").write_bytes(b"not written by enhance")  # or cut off before its record
+    pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
+    result = run_batch(pipe, [src], out)
+    (record,) = result.records
+    assert record["status"] == "done" and record["results"]["scores"]
+    assert "no earlier run recorded writing" in record["warnings"][-1]
+    assert decode(out / "img0.png").array.shape[:2] == (16, 24)
+    assert run_batch(pipe, [src], out).records[0]["status"] == "skipped"  # now it has its record
+
+
+SCORED_PIPELINE = """\
+pipelines:
+  scored:
+    device: cpu
+    stages:
+      - resize: {long_side: 48, method: area}
+      - score: {metrics: [sharpness, entropy]}
+"""
+
+
+def test_sigkill_at_a_random_point_loses_no_record_and_a_rerun_reports_every_input_with_scores(
+    tmp_path: Path,
+) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    count = 32
+    rng = np.random.default_rng(5)
+    src.mkdir()
+    for i in range(count):
+        PILImage.fromarray(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)).save(src / f"img{i:02d}.png")
+    config = tmp_path / "pipelines.yaml"
+    config.write_text(SCORED_PIPELINE)
+    args = [sys.executable, "-m", "enhance", "run", str(src), "-o", str(out), "-c", str(config), "-p", "scored", "-q"]
+    seed = int.from_bytes(os.urandom(4), "little")
+    chance = random.Random(seed)
+    kill_after = chance.randint(1, count * 2 // 3)  # outputs present when the kill comes
+    run = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+
+    def outputs() -> list[Path]:
+        return sorted(out.glob("img*.png")) if out.is_dir() else []
+
+    while len(outputs()) < kill_after and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    time.sleep(chance.uniform(0, 0.02))
+    alive = run.poll() is None
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    assert alive, f"the run ended before the kill (seed {seed}): {run.stderr.read().decode()[-500:]}"
+    killed_with = outputs()
+    assert 0 < len(killed_with) < count, f"seed {seed}"
+    for path in killed_with:  # what a kill leaves is whole
+        assert decode(path).array.shape[:2] == (36, 48), f"{path.name}, seed {seed}"
+
+    again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, f"seed {seed}: {again.stderr}"
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    records = {r["relative"]: r for r in manifest["files"]}
+    assert sorted(records) == [f"img{i:02d}.png" for i in range(count)], f"seed {seed}"
+    for name, record in records.items():
+        assert record["status"] in ("done", "skipped"), (name, seed)
+        assert set(record["results"]["scores"]) == {"sharpness", "entropy"}, (name, seed)
+    skipped = [n for n, r in records.items() if r["status"] == "skipped"]
+    assert skipped, f"the rerun redid everything (seed {seed})"
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"]["total"] == count and report["counts"]["scored"] == count, f"seed {seed}"
+    assert not (out / JOURNAL_NAME).exists() and leftovers(out) == []
+    for path in outputs():
+        decode(path)
+
+
+# -- manifests: odd names, full disks, damaged files, false claims ------------------------------
+
+NOT_UTF8 = os.fsdecode(b"caf\xe9 \xff.png")  # Latin-1 bytes in a name: not UTF-8
+
+
+def test_a_name_that_is_not_utf8_gets_its_manifest_and_reports_and_reruns(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 1)
+    PILImage.new("RGB", (48, 32), "red").save(src / NOT_UTF8)
+    pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
+    result = run_batch(pipe, [src], out)
+    assert result.exit_code == 0 and (out / NOT_UTF8).is_file()
+    manifest = json.loads((out / MANIFEST_NAME).read_text(encoding="ascii"))
+    assert str((src / NOT_UTF8).resolve()) in {r["input"] for r in manifest["files"]}  # exactly, bytes and all
+    report = json.loads((out / "report.json").read_text(encoding="ascii"))
+    assert NOT_UTF8 in {r["relative"] for r in report["files"]}
+    for name in ("report.csv", "report.html"):
+        assert "caf\\xe9 \\xff.png" in (out / name).read_text(encoding="utf-8")
+    again = run_batch(pipe, [src], out)
+    assert again.exit_code == 0 and {r["status"] for r in again.records} == {"skipped"}
+    assert all(r["results"]["scores"] for r in again.records)
+
+
+def fail_writes_of(name: str, monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    """Make the rename that puts ``name`` in place fail, as a full disk or a folder turned
+    read-only at the end of a run would."""
+    real_replace = os.replace
+
+    def replace(source, target, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(target).name == name:
+            raise OSError(code, os.strerror(code), str(target))
+        return real_replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_a_manifest_that_cannot_be_written_is_one_line_exit_1_and_a_rerun_recovers_its_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 3)
+    pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
+    fail_writes_of(MANIFEST_NAME, monkeypatch, code)
+    lines: list[str] = []
+    result = run_batch(pipe, [src], out, echo=lines.append)
+    assert result.exit_code == 1 and result.summary["done"] == 3
+    (line,) = [line for line in lines if MANIFEST_NAME in line]
+    assert f"({os.strerror(code)})" in line and JOURNAL_NAME in line and "rerun" in line
+    assert not (out / MANIFEST_NAME).exists() and (out / JOURNAL_NAME).exists()
+    assert len(list(out.glob("img*.png"))) == 3
+    monkeypatch.undo()
+    again = run_batch(pipe, [src], out)
+    assert again.exit_code == 0
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert len(manifest["files"]) == 3 and all(r["results"]["scores"] for r in manifest["files"])
+    assert not (out / JOURNAL_NAME).exists()
+
+
+def test_a_report_that_cannot_be_written_is_one_line_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 1)
+    pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
+    fail_writes_of("report.html", monkeypatch, errno.ENOSPC)
+    lines: list[str] = []
+    result = run_batch(pipe, [src], out, echo=lines.append)
+    assert result.exit_code == 1
+    (line,) = [line for line in lines if "report.html" in line]
+    assert "(No space left on device)" in line
+    assert (out / MANIFEST_NAME).exists() and not (out / JOURNAL_NAME).exists()
+
+
+MALFORMED = {
+    "not json": (b"{not json", True),
+    "not utf-8": (b"\xff\xfe\x00garbage", True),
+    "a list": (b"[1, 2, 3]", True),
+    "files not a list": (b'{"files": "all of them"}', True),
+    "bad records": (
+        json.dumps(
+            {
+                "files": [
+                    {"input": 3},
+                    {"input": "/x", "relative": "x.png", "status": "done", "results": {"scores": "high"}},
+                    {"input": "/y", "relative": "y.png", "status": "finished"},
+                    {"input": "/z", "relative": "z.png", "status": "done", "size": [1, 2]},
+                    "a string",
+                ]
+            }
+        ).encode(),
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_a_malformed_manifest_never_breaks_a_run_and_is_never_silently_lost(tmp_path: Path, case: str) -> None:
+    content, moved = MALFORMED[case]
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 2)
+    out.mkdir()
+    (out / MANIFEST_NAME).write_bytes(content)
+    pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
+    lines: list[str] = []
+    result = run_batch(pipe, [src], out, echo=lines.append)
+    assert result.exit_code == 0 and result.summary["done"] == 2
+    (warning,) = [line for line in lines if MANIFEST_NAME in line]
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert len(manifest["files"]) == 2 and all(r["results"]["scores"] for r in manifest["files"])
+    broken = list(out.glob(f"{MANIFEST_NAME}.broken-*"))
+    if moved:
+        assert len(broken) == 1 and broken[0].read_bytes() == content and f"moved aside to {broken[0]}" in warning
+    else:
+        assert broken == [] and "5 record(s) with missing or wrong-typed fields ignored" in warning
+    later: list[str] = []
+    assert run_batch(pipe, [src], out, echo=later.append).exit_code == 0 and later == []
+
+
+def test_a_manifest_naming_an_input_as_its_output_does_not_make_that_input_vanish(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    make_images(src, 2)
+    claim = new_record(tmp_path / "elsewhere" / "z.png", Path("z.png"), "done", output=(src / "img0.png").resolve())
+    (src / MANIFEST_NAME).write_text(json.dumps({"files": [claim]}))
+    lines: list[str] = []
+    result = run_batch(resize_pipeline(suffix="_x"), [src], src, echo=lines.append)
+    assert sorted(r["relative"] for r in result.records) == ["img0.png", "img1.jpg"]
+    assert (src / "img0_x.png").is_file() and not [line for line in lines if "left out" in line]
+
+
+def test_earlier_outputs_are_left_out_in_one_line_only_while_they_are_the_files_the_run_wrote(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    make_images(src, 2)
+    run_batch(resize_pipeline(suffix="_x"), [src], src)
+    lines: list[str] = []
+    again = run_batch(resize_pipeline(suffix="_x"), [src], src, echo=lines.append)
+    assert sorted((r["relative"], r["status"]) for r in again.records) == [
+        ("img0.png", "skipped"),
+        ("img1.jpg", "skipped"),
+    ]
+    assert [line for line in lines if "left out" in line] == [
+        f"2 file(s) in the inputs left out: an earlier run wrote them into {src}"
+    ]
+    (src / "img0_x.png").write_bytes((src / "img0_x.png").read_bytes() + b"edited")  # no longer what was written
+    with pytest.raises(ConfigError, match=r"img0\.png: its output .*img0_x\.png is the input"):
+        run_batch(resize_pipeline(suffix="_x"), [src], src)

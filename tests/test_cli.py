@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from enhance.cli import app
 from enhance.stages import Stage, StageParams, register_stage
 from tests.conftest import ROOT
+from tests.outfolders import held_by_another_process
 
 
 def enhance(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -49,6 +50,7 @@ def small_config(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_help_is_fast_path_without_heavy_imports() -> None:
     code = (
         "import sys\n"
@@ -62,6 +64,7 @@ def test_help_is_fast_path_without_heavy_imports() -> None:
     assert "HEAVY []" in out.stdout, out.stdout[-500:] + out.stderr[-500:]
 
 
+@pytest.mark.slow
 def test_run_resize_only_pipeline_on_generated_folder(tmp_path: Path) -> None:
     generated_folder(tmp_path / "in")
     config = small_config(tmp_path)
@@ -80,6 +83,7 @@ def test_run_resize_only_pipeline_on_generated_folder(tmp_path: Path) -> None:
     assert again.returncode == 0 and "0 done, 4 skipped" in again.stderr
 
 
+@pytest.mark.slow
 def test_run_with_bad_files_exits_1_and_names_them(tmp_path: Path) -> None:
     generated_folder(tmp_path / "in")
     (tmp_path / "in" / "zero.png").write_bytes(b"")
@@ -91,6 +95,7 @@ def test_run_with_bad_files_exits_1_and_names_them(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_config_errors_exit_2_with_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("pipelines:\n  p:\n    stages:\n      - resize: {long_sid: 10}\n")
@@ -114,6 +119,7 @@ def test_config_errors_exit_2_with_one_line(tmp_path: Path) -> None:
     assert out.returncode == 2  # usage error from the parser
 
 
+@pytest.mark.slow
 def test_set_override_and_dry_run(tmp_path: Path) -> None:
     generated_folder(tmp_path / "in")
     config = small_config(tmp_path)
@@ -129,6 +135,7 @@ def test_set_override_and_dry_run(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "method='nearest' is invalid" in bad.stderr
 
 
+@pytest.mark.slow
 def test_pipelines_and_stages_commands(tmp_path: Path) -> None:
     config = small_config(tmp_path)
     listed = enhance("pipelines", "list", "-c", str(config))
@@ -148,7 +155,6 @@ class _InterruptParams(StageParams):
     pass
 
 
-@register_stage
 class _Interrupt(Stage):
     """Simulates Ctrl-C during compute (test stage)."""
 
@@ -170,6 +176,7 @@ def _interrupted(*args: str) -> str:
 
 
 def test_ctrl_c_prints_a_message_and_exits_130(tmp_path: Path) -> None:
+    register_stage(_Interrupt)
     generated_folder(tmp_path / "in")
     config = tmp_path / "pipelines.yaml"
     config.write_text("pipelines:\n  p:\n    device: cpu\n    stages: [test-cli-interrupt]\n")
@@ -317,3 +324,38 @@ def test_pipeline_names_are_printed_escaped(tmp_path: Path) -> None:
     assert "ok\\x1b[2J  [resize]  clear\\x1b]0;title\\x07" in listed.stdout
     assert "ok: ok\\x1b[2J (1 stages)" in checked.stdout
     assert "no pipeline named 'x\\x1b'; defined: 'ok\\x1b[2J', 'bad\\x1b[2J'\n" in checked.stderr
+
+
+def test_a_second_run_into_a_held_folder_exits_2_with_one_line(tmp_path: Path) -> None:
+    generated_folder(tmp_path / "in")
+    config = small_config(tmp_path)
+    args = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "small"]
+    with held_by_another_process(tmp_path / "out") as holder:
+        out = enhance(*args)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert f"another enhance command (pid {holder.pid}, started" in out.stderr and "choose another -o" in out.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".enhance.lock"]
+    assert enhance(*args).returncode == 0  # once the holder is gone
+
+
+def test_a_manifest_that_cannot_be_written_is_one_line_and_exit_1_not_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    real_replace = os.replace
+
+    def replace(source, target, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(target).name == "manifest.json":
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(target))
+        return real_replace(source, target, *args, **kwargs)
+
+    generated_folder(tmp_path / "in")
+    config = small_config(tmp_path)
+    monkeypatch.setattr(os, "replace", replace)
+    args = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(config), "-p", "small"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "internal error" not in result.output, result.output
+    (line,) = [line for line in result.output.splitlines() if "manifest.json: cannot be written" in line]
+    assert "(Read-only file system)" in line and "rerun" in line

@@ -22,7 +22,6 @@ class _GainParams(StageParams):
     clip: bool = True
 
 
-@register_stage
 class _Gain(Stage):
     name = "test-gain"
     description = "multiply pixels (test stage)"
@@ -31,6 +30,12 @@ class _Gain(Stage):
     def process(self, image, ctx):
         pixels = image.pixels * self.params.factor
         return image.replace(pixels=pixels.clamp(0, 1) if self.params.clip else pixels)
+
+
+@pytest.fixture(autouse=True)
+def _gain_stage() -> None:
+    """The test stage, by name, for every test here (the registries are reset after each test)."""
+    register_stage(_Gain)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -364,3 +369,14 @@ def test_a_forbidden_character_is_located(tmp_path: Path, yaml_parser: str) -> N
     path = write(tmp_path, "pipelines:\n  p:\n    description: é\x1b\n    stages: [test-gain]\n")
     message = one_line_error(read_config, path)
     assert message == f"{path}: line 3, column 19: invalid YAML: character '\\x1b' is not allowed in YAML"
+
+
+def test_the_output_spec_says_what_each_output_becomes() -> None:
+    same16 = OutputSpec(format="same", bit_depth=16)
+    assert same16.bit_depth_for(Path("a.png")) == (16, None)
+    assert same16.bit_depth_for(Path("a.jpg")) == (8, "written 8-bit: JPEG holds 8-bit samples only")
+    assert same16.suffix_for(Path("a.JPG")) == ".JPG"
+    assert same16.encode_options(Path("a.webp")) == {"format": "WEBP", "quality": 95, "lossless": False}
+    webp = OutputSpec(format="webp", quality=80)
+    assert webp.suffix_for(Path("a.png")) == ".webp" and webp.bit_depth_for(Path("a.png")) == (8, None)
+    assert webp.encode_options(None) == {"format": "webp", "quality": 80, "lossless": False}

@@ -15,6 +15,8 @@ from PIL import Image as PILImage
 from tests.conftest import KODAK, ROOT, SHARED_WEIGHTS
 from tests.sr_models import closed_port_url
 
+pytestmark = pytest.mark.slow
+
 
 def enhance(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -50,13 +52,21 @@ def test_anime_4k_chain_with_the_real_model(tmp_path: Path) -> None:
     with PILImage.open(tmp_path / "out" / "kodim23.png") as im:
         assert im.size == (256, 171)
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    record = manifest["files"][0]
+    records = {r["relative"]: r for r in manifest["files"]}
+    record = records["kodim23.png"]
     assert record["status"] == "done" and record["size"] == {"input": [96, 64], "output": [256, 171]}
     upscale = record["results"]["upscale"]
     assert upscale["model"] == "realesr-animevideov3" and upscale["dtype"] == "float32"
-    scores = record["results"]["scores"]
-    assert {"banding", "sharpness", "png_bpp", "entropy"} <= set(scores)
-    assert all(isinstance(scores[m]["delta"], float) for m in ("banding", "sharpness", "png_bpp"))
+    for name, r in records.items():
+        scores = r["results"]["scores"]
+        assert {"banding", "sharpness", "png_bpp", "entropy"} <= set(scores)
+        delta = {m: scores[m]["delta"] for m in ("banding", "sharpness", "png_bpp")}
+        # what the chain is for: less banding than a plain resize of the input (deband + dither)
+        assert delta["banding"] < 0, f"{name}: {scores['banding']}"
+        # file size tracks detail: PNG bits per pixel move with sharpness. Up on kodim03; on
+        # kodim23 (parrots) this anime model flattens the photo's texture and both go down
+        assert (delta["png_bpp"] > 0) == (delta["sharpness"] > 0), f"{name}: {delta}"
+    assert records["kodim03.png"]["results"]["scores"]["png_bpp"]["delta"] > 0
 
 
 @pytest.mark.shared

@@ -1,8 +1,9 @@
-"""Error messages: a user's text is quoted briefly, escaped, and a ConfigError is always one short line."""
+"""Error messages: the first line of an exception, a user's text quoted briefly and escaped, and a
+ConfigError always one short line."""
 
 from __future__ import annotations
 
-from enhance.errors import MAX_MESSAGE, ConfigError, printable, quote, shorten
+from enhance.errors import MAX_MESSAGE, ConfigError, first_line, printable, quote, shorten
 
 
 def test_quote_shortens_long_values_and_says_how_long() -> None:
@@ -36,3 +37,18 @@ def test_config_error_is_one_bounded_line() -> None:
     message = str(ConfigError("file.yaml: bad\nvalue " + "z" * 100_000 + " do this"))
     assert "\n" not in message and len(message) <= MAX_MESSAGE
     assert message.startswith("file.yaml: bad\\nvalue") and message.endswith(" do this")
+
+
+def test_first_line_of_a_message() -> None:
+    assert first_line(ValueError("  bad thing\nmore detail\n")) == "bad thing"
+    assert first_line(ValueError("\n\n  after blank lines\nrest")) == "after blank lines"
+
+
+def test_an_empty_message_gives_the_type_or_the_default() -> None:
+    assert first_line(KeyError()) == "KeyError"
+    assert first_line(ValueError("   \n  ")) == "ValueError"
+    assert first_line(ValueError(""), default="(no message)") == "(no message)"
+
+
+def test_limit_cuts_a_long_line() -> None:
+    assert first_line(OSError("x" * 500), limit=160) == "x" * 160

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import warnings
 import zlib
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -21,8 +22,9 @@ from PIL import ImageCms, ImageOps
 from PIL.PngImagePlugin import PngInfo, iTXt
 
 from enhance import io as eio
+from enhance.convert import coerce, restore_kind
 from enhance.errors import InputError
-from enhance.image import Metadata, Raster, coerce, from_image, restore_kind, to_image
+from enhance.image import Metadata, Raster, from_image, to_image
 from enhance.pngchunks import chunk, iter_chunks
 from tests.conftest import KODAK
 
@@ -34,7 +36,10 @@ PROMPT_JA = "灯台、夕暮れ — ünïcode"
 # -- helpers -----------------------------------------------------------------------------------
 
 
+@cache
 def srgb_icc() -> bytes:
+    """An sRGB profile, made once: littleCMS stamps each new profile with the current time, so two
+    made a second apart differ (the metadata tests failed when writing and checking straddled one)."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
@@ -500,12 +505,13 @@ def test_written_file_follows_umask_and_stale_temps_are_removed(tmp_path):
         os.umask(old)
     assert out.exists() and (out.stat().st_mode & 0o777) == 0o644
     assert leftovers(out.parent) == []
-    stale = out.parent / f".o.png.deadbeef{eio.TEMP_MARKER}"
-    other = tmp_path / f"x.png{eio.TEMP_MARKER}-crash"
-    stale.write_bytes(b"partial")
-    other.write_bytes(b"partial")
+    stale = out.parent / f"{eio.TEMP_MARKER}-{'d' * 32}"
+    other = tmp_path / f"{eio.TEMP_MARKER}-{'e' * 32}.png"
+    lookalike = tmp_path / f"x.png{eio.TEMP_MARKER}-crash"  # not enhance's name: kept
+    for path in (stale, other, lookalike):
+        path.write_bytes(b"partial")
     assert sorted(eio.remove_stale_temps(tmp_path)) == sorted([stale, other])
-    assert out.exists() and not stale.exists() and not other.exists()
+    assert out.exists() and not stale.exists() and not other.exists() and lookalike.exists()
 
 
 def test_atomic_output_replaces_on_success_and_cleans_up_on_error(tmp_path):
@@ -702,7 +708,7 @@ def test_kodak_16bit_tiff_round_trip(tmp_path):
     np.testing.assert_array_equal(back, eio.decode(KODAK / "kodim05.png").array.astype(np.uint16) * 257)
 
 
-# -- PIL conversions used by enhance.image.coerce ----------------------------------------------
+# -- PIL conversions used by enhance.convert.coerce --------------------------------------------
 
 
 def test_pil_round_trip_keeps_pixels_mode_and_metadata(tmp_path):

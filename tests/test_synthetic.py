@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from enhance.synthetic import CASES, PATTERNS, banded, gradient, quantize, texture
+from tests.synthetic import CASES, PATTERNS, banded, gradient, quantize, texture
 
 SIZE = (96, 128)
 
@@ -91,3 +91,10 @@ def test_unknown_case_or_pattern_is_rejected() -> None:
         banded("posterized16", *SIZE)
     with pytest.raises(ValueError, match="pattern"):
         gradient(8, 8, pattern="radial")
+
+
+def test_test_content_is_not_part_of_the_package() -> None:
+    """The generators live beside the tests: the wheel ships enhance, not its test images."""
+    from importlib.util import find_spec
+
+    assert find_spec("enhance.synthetic") is None

@@ -1,8 +1,7 @@
 """``enhance models``: list, fetch, verify and inspect model files.
 
 Imports no torch at import time: ``list``, ``fetch`` and ``verify`` never need it; ``info``
-imports torch and spandrel when it runs. ``enhance.cli`` (which registers this app) is imported
-inside the commands, so either module can be imported first.
+imports torch and spandrel when it runs.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import typer
 
 from ..models.fetch import check_file, download_dir, downloads_allowed, entry_url, fetch, find_local, search_dirs
 from ..models.zoo import ZOO, get_entry
+from ._common import EXIT_SOME_FAILED, fail, user_errors
 
 __all__ = ["models_app"]
 
@@ -61,8 +61,6 @@ def fetch_models(
     ] = None,
 ) -> None:
     """Download models (sha256-checked, written atomically)."""
-    from ..cli import fail, user_errors
-
     chosen = list(ZOO) if all_models else list(names or [])
     if not chosen:
         raise fail("name at least one model, or use --all (see 'enhance models list')")
@@ -89,8 +87,6 @@ def verify_models(
     ] = None,
 ) -> None:
     """Check the sha256 of every model file present (exit 1 if one is bad)."""
-    from ..cli import EXIT_SOME_FAILED, user_errors
-
     with user_errors():
         entries = [get_entry(name) for name in names] if names else list(ZOO.values())
     bad = 0
@@ -122,7 +118,6 @@ def info(
     model: Annotated[str, typer.Argument(help="A model file (.pth, .safetensors, ...) or a zoo name.")],
 ) -> None:
     """Show what spandrel detects in a model file (loaded weights-only, never run as code)."""
-    from ..cli import user_errors
     from ..models.fetch import resolve_model
 
     with user_errors():

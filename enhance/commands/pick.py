@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ._common import interruptible, user_errors
+
 __all__ = ["pick"]
 
 
@@ -35,9 +37,8 @@ def pick(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Rank candidates per prompt and copy (or link) the best into OUTPUT, with the ranking in the report."""
-    from ..cli import interruptible, user_errors
     from ..metrics.picking import pick_best, ranking_for
-    from ..report import write_reports
+    from ..report.model import displayable  # names whose bytes are not UTF-8 print as \xff
 
     with user_errors(), interruptible("interrupted before the report was written; rerun to pick"):
         ranking = ranking_for(metric, weights)
@@ -52,16 +53,19 @@ def pick(
             device=device,
             echo=lambda line: typer.echo(f"enhance: {line}", err=True),
         )
-        written = write_reports(manifest, output)
+        written = manifest["reports"]
     if not quiet:
         for record in manifest["files"]:
             chosen = record["results"].get("pick") or {}
             if chosen.get("picked"):
-                typer.echo(f"{chosen['group']}: {record['relative']} (rank {chosen['rank']}) → {chosen['copied_to']}")
+                group, name, place = (
+                    displayable(str(t)) for t in (chosen["group"], record["relative"], chosen["copied_to"])
+                )
+                typer.echo(f"{group}: {name} (rank {chosen['rank']}) → {place}")
         s = manifest["summary"]
         typer.echo(
             f"ranked by {manifest['ranking']}: {s['done']} scored, {s['skipped']} skipped, {s['failed']} failed "
-            f"→ {written[-1]}",
+            f"→ {written[-1] if written else output}",
             err=True,
         )
-    raise typer.Exit(1 if manifest["summary"]["failed"] else 0)
+    raise typer.Exit(1 if manifest["summary"]["failed"] or manifest["unwritten"] else 0)

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ._common import fail, interruptible, user_errors
+
 __all__ = ["score"]
 
 
@@ -50,15 +52,13 @@ def score(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Score images with quality metrics and write report.json/csv/html (exit 1 if a file failed)."""
-    from ..cli import fail, interruptible, user_errors
-
     if list_all:
         _list_metrics()
         return
     if not paths:
         raise fail("give at least one image file or folder to score (or --list)")
     from ..metrics.scoring import score_files
-    from ..report import write_reports
+    from ..report.model import displayable  # names whose bytes are not UTF-8 print as \xff
 
     with user_errors(), interruptible("interrupted before the report was written; rerun to score"):
         manifest = score_files(
@@ -69,10 +69,10 @@ def score(
             device=device,
             recursive=recursive,
             pattern=glob,
-            exclude=output,
+            out_dir=output,  # held while scoring; the reports are written there
             echo=lambda line: typer.echo(f"enhance: {line}", err=True),
         )
-        written = write_reports(manifest, output)
+        written = manifest["reports"]
     if not quiet:
         names = manifest["metrics"]
         for record in manifest["files"]:
@@ -80,10 +80,10 @@ def score(
                 continue
             scores = record["results"]["scores"]
             values = "  ".join(f"{n}={_short(scores[n]['after'])}" for n in names if n in scores)
-            typer.echo(f"{record['relative']}  {values}")
+            typer.echo(f"{displayable(record['relative'])}  {values}")
         s = manifest["summary"]
-        typer.echo(f"{s['done']} scored, {s['failed']} failed → {written[-1]}", err=True)
-    raise typer.Exit(1 if manifest["summary"]["failed"] else 0)
+        typer.echo(f"{s['done']} scored, {s['failed']} failed → {written[-1] if written else output}", err=True)
+    raise typer.Exit(1 if manifest["summary"]["failed"] or manifest["unwritten"] else 0)
 
 
 def _short(value: float | None) -> str:

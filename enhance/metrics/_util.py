@@ -1,4 +1,6 @@
-"""Small helpers the metric families share: accept any image form, luma, 8-bit levels."""
+"""Small helpers the metric families share: accept any image form, 8-bit levels.
+
+Luma is :func:`enhance.ops.color.luma`."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ if TYPE_CHECKING:
 
     from ..image import Image
 
-__all__ = ["planes", "luma", "levels8"]
+__all__ = ["planes", "levels8"]
 
 
 def planes(x: Image | torch.Tensor) -> torch.Tensor:
@@ -35,13 +37,6 @@ def planes(x: Image | torch.Tensor) -> torch.Tensor:
     if x.dtype == torch.uint8:
         return x.float() / 255.0
     return x if x.is_floating_point() else x.float()
-
-
-def luma(x: torch.Tensor) -> torch.Tensor:
-    """Full-range BT.601 luma ``[1,H,W]`` in [0,1] of ``[C,H,W]`` planes (gray passes through)."""
-    from ..ops.color import rgb_to_ycbcr
-
-    return x if x.shape[0] == 1 else rgb_to_ycbcr(x)[:1]
 
 
 def levels8(x: torch.Tensor) -> torch.Tensor:

@@ -137,7 +137,7 @@ def _analyse(
     import torch
     import torch.nn.functional as F
 
-    from ..ops.color import rgb_to_ycbcr
+    from ..ops.color import luma
 
     _check(x, max_step, visibility, topk, bits)
     height, width = int(x.shape[1]), int(x.shape[2])
@@ -147,8 +147,7 @@ def _analyse(
     per_code = 2 ** (bits - 8)
     with torch.no_grad():
         image = x.float().clamp(0, 1)
-        luma = image[0] if image.shape[0] == 1 else rgb_to_ycbcr(image)[0]
-        levels = luma * (255.0 * per_code)
+        levels = luma(image)[0] * (255.0 * per_code)
         # CAMBI's anti-dithering: 2x2 sliding average (edges repeat the last row/column)
         levels = F.pad(levels[None, None], (0, 1, 0, 1), mode="replicate")
         levels = F.avg_pool2d(levels, 2, stride=1)

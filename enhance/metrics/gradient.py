@@ -27,7 +27,7 @@ import math
 from functools import cache
 from typing import TYPE_CHECKING
 
-from ._util import luma, planes
+from ._util import planes
 
 if TYPE_CHECKING:
     import torch
@@ -66,6 +66,8 @@ def _bessel_i0(x: float) -> float:
 def gradient_energy(x: Image | torch.Tensor) -> torch.Tensor:
     """Squared luma gradient magnitude per pixel, ``[H,W]``, in (luma per pixel)² units."""
     import torch.nn.functional as F
+
+    from ..ops.color import luma
 
     y = luma(planes(x)).float()  # [1,H,W]
     half = DIFFERENTIATOR_HALF_WIDTH

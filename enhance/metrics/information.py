@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from ._util import levels8, luma, planes
+from ._util import levels8, planes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -24,6 +24,8 @@ _PNG_CONTAINER_BYTES = 8 + 25 + 12 + 12 + 6
 def entropy(x: Image | torch.Tensor) -> float:
     """Shannon entropy, in bits, of the 256-bin histogram of 8-bit full-range luma (0 to 8)."""
     import torch
+
+    from ..ops.color import luma
 
     codes = levels8(luma(planes(x))).to(torch.int64).flatten()
     counts = torch.bincount(codes, minlength=256).to(torch.float64)

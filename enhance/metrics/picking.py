@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import secrets
 import shutil
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import ConfigError, EnhanceError
+from ..errors import ConfigError, EnhanceError, InputError
 from ..manifest import build_manifest, failure_message, new_record, now
 
 __all__ = ["Ranking", "parse_weights", "ranking_for", "group_candidates", "pick_best"]
@@ -338,23 +337,45 @@ def _check_plan(plan: Sequence[tuple[Path, Path]], keep: _Inputs) -> None:
             raise ConfigError(f"{where}, but {existing} is a file, not a folder; choose another -o")
 
 
+def _name_fits(destination: Path) -> None:
+    """Refuse a picked file's name the file system cannot hold (``-2`` added to a name already at
+    the limit); that file fails alone.
+
+    Raises:
+        InputError: the name is too long.
+    """
+    from ..files import name_bytes, name_max
+
+    size, limit = name_bytes(destination.name), name_max(destination.parent)
+    if size > limit:
+        raise InputError(
+            f"{destination}: the name would be {size} bytes, over the file system's limit of {limit} "
+            "(another picked file of this group has the same name); rename one of them"
+        )
+
+
+def _pick_failed(record: dict[str, Any], pick: dict[str, Any], message: str, echo: Callable[[str], None]) -> None:
+    """Mark a picked file that could not be placed as failed (one line); the pick goes on."""
+    pick["picked"] = False
+    pick.pop("copied_to", None)
+    record.update(status="failed", error=message)
+    echo(f"failed: {message}")
+
+
 def _place(source: Path, destination: Path, link: bool) -> None:
     """Copy or symlink ``source`` to ``destination`` atomically: a file or link an earlier pick
-    left there is swapped for the new one in one rename (never written through)."""
-    from ..io import TEMP_MARKER, atomic_output
+    left there is swapped for the new one in one rename (never written through).
 
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    if not link:
-        with atomic_output(destination) as temporary:  # os.replace swaps a link, not its target
-            shutil.copyfile(source, temporary)
+    Raises:
+        OSError: the copy or link failed (disk full...).
+    """
+    from ..files import atomic_output, atomic_symlink
+
+    if link:
+        atomic_symlink(source.resolve(), destination)
         return
-    temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}{TEMP_MARKER}")
-    temporary.symlink_to(source.resolve())
-    try:
-        os.replace(temporary, destination)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_output(destination) as temporary:  # os.replace swaps a link, not its target
+        shutil.copyfile(source, temporary)
 
 
 def pick_best(
@@ -367,24 +388,25 @@ def pick_best(
     pattern: str | None = None,
     link: bool = False,
     device: str = "auto",
+    reports: bool = True,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Rank every group's candidates, copy or link the best ``top`` into ``out_dir/<group>/``,
-    and return a manifest-shaped dict (``kind: "pick"``) for the reports.
+    write the reports into ``out_dir`` (with ``reports``), and return a manifest-shaped dict
+    (``kind: "pick"``; the report paths under ``"reports"``).
 
-    In order: the options are checked, every candidate is scored, every destination is planned
-    and the whole plan checked; only then is anything copied or linked.
+    In order: the options are checked, ``out_dir`` is taken (held for the whole call: one writer
+    per folder, :func:`enhance.files.lock_folder`), every candidate is scored, every destination
+    is planned and the whole plan checked; only then is anything copied or linked.
 
     Raises:
-        ConfigError: bad options, missing inputs, no images found, or a plan that would write
-            onto an input or into an input folder (before any file is copied).
+        ConfigError: bad options, missing inputs, no images found, an ``out_dir`` that cannot be
+            written or that another enhance command is writing into (before any image is read),
+            or a plan that would write onto an input or into an input folder (before any file is
+            copied).
     """
-    import torch
-
-    from ..batch import discover
     from ..devices import resolve_device
-    from ..io import read
-    from .registry import compute
+    from ..files import lock_folder
 
     # 1. the options
     if top < 1:
@@ -395,8 +417,37 @@ def pick_best(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"-o {out_dir}: exists and is not a folder; choose another -o")
-    root = out_dir.resolve()
     target = resolve_device(device)
+    with lock_folder(out_dir, "enhance pick"):
+        manifest = _pick_locked(inputs, out_dir, ranking, top, group_by, pattern, link, target, echo)
+        if reports:
+            from ..report import record_reports
+
+            record_reports(manifest, out_dir, echo)
+    return manifest
+
+
+def _pick_locked(
+    inputs: Sequence[Path | str],
+    out_dir: Path,
+    ranking: Ranking,
+    top: int,
+    group_by: GroupBy,
+    pattern: str | None,
+    link: bool,
+    target: Any,
+    echo: Callable[[str], None],
+) -> dict[str, Any]:
+    """:func:`pick_best` from step 2, once ``out_dir`` is held."""
+    import torch
+
+    from ..batch import discover
+    from ..files import remove_stale_temps
+    from ..io import read
+    from .registry import compute
+
+    root = out_dir.resolve()
+    remove_stale_temps(out_dir)
 
     # 2. every candidate, scored
     found = discover(inputs, recursive=True, exclude=out_dir)
@@ -433,6 +484,7 @@ def pick_best(
     # 3. every destination, planned
     plan: list[tuple[Path, Path]] = []
     placed: set[Path] = set()
+    entries: dict[Path, tuple[dict[str, Any], dict[str, Any]]] = {}  # destination -> record, pick
     for group, members, group_records, scores in ranked:
         order = sorted(
             (i for i, s in enumerate(scores) if s is not None), key=lambda i: (-scores[i], members[i][1].as_posix())
@@ -445,8 +497,14 @@ def pick_best(
                 path = members[index][0]
                 destination = _destination(root, folder, path, placed)
                 placed.add(destination)
-                plan.append((path, destination))
-                pick["copied_to"] = str(destination)
+                try:
+                    _name_fits(destination)
+                except InputError as exc:
+                    _pick_failed(record, pick, f"{path}: not {'linked' if link else 'copied'}: {exc}", echo)
+                else:
+                    plan.append((path, destination))
+                    pick["copied_to"] = str(destination)
+                    entries[destination] = (record, pick)
             record["results"]["pick"] = pick
         for index, record in enumerate(group_records):
             if scores[index] is None and record["status"] == "done":
@@ -456,7 +514,13 @@ def pick_best(
     # 4. the whole plan, checked; 5. only then copied or linked
     _check_plan(plan, _Inputs(inputs, found, root))
     for path, destination in plan:
-        _place(path, destination, link)
+        try:
+            _place(path, destination, link)
+        except OSError as exc:  # this file only: the others are still placed
+            how = "linked" if link else "copied"
+            _pick_failed(
+                *entries[destination], f"{path}: cannot be {how} to {destination} ({exc.strerror or exc})", echo
+            )
 
     return build_manifest(
         "pick",

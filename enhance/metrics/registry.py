@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ __all__ = [
     "default_metrics",
     "validate_metrics",
     "compute",
+    "compute_each",
 ]
 
 MetricKind = Literal["no-reference", "full-reference"]
@@ -117,7 +119,10 @@ def register_metric(metric: Metric, *, replace: bool = False) -> Metric:
     if metric.kind not in ("no-reference", "full-reference"):
         raise ValueError(f"metric kind must be 'no-reference' or 'full-reference', got {metric.kind!r}")
     if metric.name in _REGISTRY and not replace:
-        raise ValueError(f"a metric named {metric.name!r} is already registered")
+        raise ValueError(
+            f"a metric named {metric.name!r} is already registered; give yours another name, "
+            "or pass replace=True to replace it"
+        )
     _REGISTRY[metric.name] = metric
     return metric
 
@@ -213,6 +218,37 @@ def compute(
         else:
             value = fn(_on_supported_device(metric, x))
         values[name] = float(value)
+    return values
+
+
+def compute_each(
+    names: Sequence[str],
+    image: Image | torch.Tensor,
+    reference: Image | torch.Tensor | None = None,
+    *,
+    crop_border: int = 0,
+    label: str = "",
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, float | None]:
+    """Each named metric on its own, for reports: ``{name: value}``, None where there is no number.
+
+    A metric that cannot be computed on these images (SSIM on a 40x1 image, NIQE on a tiny one)
+    is None and ``warn`` gets one line naming it, ``label`` (which image: ``before``, ``after``...)
+    and why, so one failing metric never costs the others or the file. A non-finite value (PSNR of
+    identical images) is None too: JSON has no infinity.
+    """
+    from ..errors import first_line
+
+    values: dict[str, float | None] = {}
+    for name in names:
+        try:
+            value = compute([name], image, reference, crop_border=crop_border)[name]
+        except Exception as exc:  # one metric failing on one image must not fail the image
+            if warn is not None:
+                warn(f"score: {name} ({label}) could not be computed: {first_line(exc)}")
+            values[name] = None
+            continue
+        values[name] = value if math.isfinite(value) else None
     return values
 
 

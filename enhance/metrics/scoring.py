@@ -81,30 +81,6 @@ def default_score_metrics(with_reference: bool) -> list[str]:
     return default_metrics() + (list(FULL_REFERENCE_DEFAULTS) if with_reference else [])
 
 
-def _finite(value: float) -> float | None:
-    import math
-
-    return value if math.isfinite(value) else None
-
-
-def _compute_each(
-    names: Sequence[str], images: Sequence[Any], warnings: list[str], label: str, crop_border: int = 0
-) -> dict[str, float | None]:
-    """Each metric on its own: one that cannot be computed on these images (SSIM on a 40x1 image,
-    NIQE on a tiny one) is None with a warning naming it and why, instead of failing the file."""
-    from .registry import compute
-
-    values: dict[str, float | None] = {}
-    for name in names:
-        try:
-            values[name] = _finite(compute([name], *images, crop_border=crop_border)[name])
-        except Exception as exc:  # like the score stage: one metric failing must not fail the file
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            warnings.append(f"score: {name} ({label}) could not be computed: {reason}")
-            values[name] = None
-    return values
-
-
 def _same_size(image: Any, ref: Any, ref_path: Path) -> None:
     """Full-reference metrics compare pixel by pixel, so a reference of another size fails the file.
 
@@ -137,12 +113,13 @@ def _score_one(
     import torch
 
     from ..io import read
+    from .registry import compute_each
 
     warnings: list[str] = record["warnings"]
     with torch.no_grad():
         image = read(path, target)
         record["size"]["input"] = list(image.size)
-        after = _compute_each(plain, [image], warnings, "after")
+        after = compute_each(plain, image, label="after", warn=warnings.append)
         scores = {n: {"before": None, "after": v, "delta": None} for n, v in after.items()}
         if ref_path is None:
             return scores
@@ -151,10 +128,12 @@ def _score_one(
         record["size"]["reference"] = list(ref.size)
         if full:
             _same_size(image, ref, ref_path)
-        for n, before in _compute_each(plain, [ref], warnings, "before").items():
+        for n, before in compute_each(plain, ref, label="before", warn=warnings.append).items():
             a = scores[n]["after"]
             scores[n].update(before=before, delta=None if before is None or a is None else a - before)
-        for n, v in _compute_each(full, [image, ref], warnings, "against the reference", crop_border).items():
+        for n, v in compute_each(
+            full, image, ref, crop_border=crop_border, label="against the reference", warn=warnings.append
+        ).items():
             scores[n] = {"before": None, "after": v, "delta": None}
     return scores
 
@@ -169,16 +148,48 @@ def score_files(
     recursive: bool = False,
     pattern: str | None = None,
     exclude: Path | None = None,
+    out_dir: Path | str | None = None,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Score files and folders; returns a manifest-shaped dict (``kind: "score"``).
 
+    With ``out_dir``, the reports (``report.json``, ``.csv``, ``.html``) are written there, their
+    paths listed under ``"reports"`` (a report that cannot be written is one line on ``echo`` and
+    under ``"unwritten"``), and the folder is held for the whole call (one writer per folder,
+    :func:`enhance.files.lock_folder`); files under it are not scored.
+
     Raises:
         ConfigError: unknown metrics, a full-reference metric without ``reference``, a missing
-            input or reference folder, or a bad device (before any image is read).
+            input or reference folder, a bad device, or an ``out_dir`` that cannot be written or
+            that another enhance command is writing into (all before any image is read).
     """
+    from ..files import lock_folder
+
+    if out_dir is None:
+        return _score_files(paths, reference, metrics, crop_border, device, recursive, pattern, exclude, None, echo)
+    out_dir = Path(out_dir)
+    with lock_folder(out_dir, "enhance score"):
+        return _score_files(
+            paths, reference, metrics, crop_border, device, recursive, pattern, exclude or out_dir, out_dir, echo
+        )
+
+
+def _score_files(
+    paths: Sequence[Path | str],
+    reference: Path | str | None,
+    metrics: Sequence[str] | str | None,
+    crop_border: int,
+    device: str,
+    recursive: bool,
+    pattern: str | None,
+    exclude: Path | None,
+    out_dir: Path | None,
+    echo: Callable[[str], None],
+) -> dict[str, Any]:
+    """:func:`score_files`, with ``out_dir`` (if any) held."""
     from ..batch import discover
     from ..devices import resolve_device
+    from ..files import remove_stale_temps
     from .registry import get_metric, validate_metrics
 
     names = validate_metrics(metrics if metrics is not None else default_score_metrics(reference is not None))
@@ -193,6 +204,8 @@ def score_files(
     if not found:
         raise ConfigError(f"no images found in {', '.join(map(str, paths))}")
     plain = [n for n in names if get_metric(n).kind == "no-reference"]
+    if out_dir is not None:
+        remove_stale_temps(out_dir)
     started = now()
     records = []
     for path, relative in found:
@@ -212,7 +225,7 @@ def score_files(
             echo(f"warning: {relative.as_posix()}: {warning}")
         record["timings"]["compute"] = round(time.perf_counter() - t0, 4)
         records.append(record)
-    return build_manifest(
+    manifest = build_manifest(
         "score",
         records,
         started=started,
@@ -221,3 +234,8 @@ def score_files(
         crop_border=crop_border,
         reference=str(Path(reference).resolve()) if reference is not None else None,
     )
+    if out_dir is not None:
+        from ..report import record_reports
+
+        record_reports(manifest, out_dir, echo)
+    return manifest

@@ -10,10 +10,10 @@ Resolution order for a model (first hit wins):
    ``%LOCALAPPDATA%\\enhance\\weights`` on Windows, ``~/Library/Caches/enhance/weights`` on macOS).
 
 A zoo model found nowhere is downloaded into ``$ENHANCE_WEIGHTS`` when set, else the user cache:
-streamed to a temporary file in the same folder while its sha256 is computed, checked, then moved
-into place with ``os.replace`` (atomic), so an interrupted or refused download leaves nothing
-behind. ``$ENHANCE_MODEL_BASE_URL`` replaces the release folder of every zoo URL (a mirror, or a
-local server in tests): the file name is kept.
+streamed to a temporary file in the same folder while its sha256 is computed, checked, synced,
+then moved into place with ``os.replace`` (atomic, :func:`enhance.files.atomic_output`), so an
+interrupted or refused download leaves nothing behind. ``$ENHANCE_MODEL_BASE_URL`` replaces the
+release folder of every zoo URL (a mirror, or a local server in tests): the file name is kept.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +127,10 @@ def _read_sidecar(path: Path) -> str | None:
 
 
 def _write_sidecar(path: Path, digest: str) -> bool:
+    from ..files import atomic_write_text
+
     try:
-        _sidecar(path).write_text(f"{digest}  {path.name}\n", encoding="utf-8")
+        atomic_write_text(_sidecar(path), f"{digest}  {path.name}\n")
     except OSError:
         return False
     return True
@@ -317,12 +318,12 @@ def download(
     """
     import urllib.request
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
+    from ..files import atomic_output
+
+    # the temporary file keeps the model's suffix: validate reads it by its type
+    with atomic_output(target, keep_suffix=True) as tmp:
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
             total = int(response.headers.get("Content-Length") or 0) or size
             with _progress(target.name, total, progress) as advance:
                 while chunk := response.read(_CHUNK):
@@ -337,10 +338,7 @@ def download(
             )
         if validate is not None:
             validate(tmp)
-        os.replace(tmp, target)
-        return hexdigest
-    finally:
-        tmp.unlink(missing_ok=True)
+    return hexdigest
 
 
 class _progress:

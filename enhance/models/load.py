@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, first_line
 
 if TYPE_CHECKING:
     import torch
@@ -173,12 +173,7 @@ def _foreign_global(path: Path) -> str | None:
 
 def _unreadable(path: Path, exc: BaseException) -> str:
     """The one-line message for a model file the loader could not read."""
-    return f"cannot read model file {path}: not a readable model checkpoint ({type(exc).__name__}: {_first_line(exc)})"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return f"cannot read model file {path}: not a readable model checkpoint ({type(exc).__name__}: {first_line(exc)})"
 
 
 def descriptor_from_state_dict(state_dict: dict[str, Any], source: str = "state dict") -> ImageModelDescriptor:

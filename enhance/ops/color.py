@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["srgb_to_linear", "linear_to_srgb", "rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y_bt601"]
+__all__ = ["srgb_to_linear", "linear_to_srgb", "luma", "rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y_bt601"]
 
 
 def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
@@ -20,7 +20,8 @@ def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
 
 
 # Full-range BT.601 (JPEG) YCbCr: exactly invertible, chroma centred on 0.5.
-_YCC = ((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+_YCC = (LUMA_WEIGHTS, (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
 _RGB = ((1.0, 0.0, 1.402), (1.0, -0.344136, -0.714136), (1.0, 1.772, 0.0))
 
 
@@ -30,6 +31,23 @@ def _mix(x: torch.Tensor, matrix: tuple[tuple[float, ...], ...], offset: tuple[f
     m = torch.tensor(matrix, dtype=x.dtype, device=x.device)
     b = torch.tensor(offset, dtype=x.dtype, device=x.device).view(3, 1, 1)
     return torch.einsum("ij,...jhw->...ihw", m, x) + b
+
+
+def luma(x: torch.Tensor) -> torch.Tensor:
+    """Full-range BT.601 luma ``[..., 1, H, W]`` of ``[..., C, H, W]`` planes: the Y of
+    :func:`rgb_to_ycbcr`, what "gray" means for a colour image. One-channel (gray) planes are
+    their own luma and come back as they are (not copied).
+
+    The one luma of enhance: metrics, the deband op and the upscale stage all use it. Three
+    multiply-adds, not the full colour matrix: the deband op runs it on every full-size image.
+    """
+    channels = x.shape[-3]
+    if channels == 1:
+        return x
+    if channels != 3:
+        raise ValueError(f"luma: expected 1 or 3 channels at dim -3, got shape {tuple(x.shape)}")
+    r, g, b = x[..., 0:1, :, :], x[..., 1:2, :, :], x[..., 2:3, :, :]
+    return (r * LUMA_WEIGHTS[0]).add_(g, alpha=LUMA_WEIGHTS[1]).add_(b, alpha=LUMA_WEIGHTS[2])
 
 
 def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:

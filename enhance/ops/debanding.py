@@ -44,16 +44,49 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["deband", "CHANNELS"]
+__all__ = ["deband", "CHANNELS", "Bounds", "THRESHOLD", "RADIUS", "ITERATIONS", "GRAIN"]
 
 #: which planes of the YCbCr image are debanded
 CHANNELS = ("all", "luma", "chroma")
 
+
+@dataclass(frozen=True)
+class Bounds:
+    """A parameter's default and allowed range ``[low, high]`` (``low`` itself excluded when
+    ``open_low``): declared once here, checked by :func:`deband` and used by the stage's schema."""
+
+    default: float
+    low: float
+    high: float
+    open_low: bool = False
+
+    def check(self, name: str, value: float, unit: str = "") -> None:
+        """Raise ValueError when ``value`` is outside the range, naming ``name``, the range and ``unit``."""
+        above_low = value > self.low if self.open_low else value >= self.low
+        if not (above_low and value <= self.high):
+            bracket = "(" if self.open_low else "["
+            raise ValueError(f"deband: {name} must be in {bracket}{self.low:g}, {self.high:g}]{unit}, got {value}")
+
+
+# Why these limits (the op and the stage used to disagree; these are the narrower, deliberate ones):
+#: steps smoothed, in 8-bit codes: 10 covers posterisation to 32 levels, 64 to 5; a step of more
+#: than a quarter of the range is a contour or a shape, not a band
+THRESHOLD = Bounds(10.0, 0.0, 64.0, open_low=True)
+#: first-pass reference distance in pixels: below 2 a reference is the pixel's own neighbour, and 1
+#: always ran as 2; a longer reach than 128 comes cheaper from the next pass (4x reach, 1/16 cost)
+RADIUS = Bounds(16, 2, 128)
+#: pass k works on the image shrunk 4**(k-1) times and runs only while that is at least 8 px: a
+#: 6th pass needs a 2048 px short side to see a 2 px image, an 8th never runs below 32768 px;
+#: 5 passes already reach 4096 px (a whole 4K frame) with the default radius
+ITERATIONS = Bounds(3, 1, 5)
+#: noise on the changed pixels, std in 8-bit codes: 8 (3 % of the range) is already heavy grain;
+#: more drowns the smooth areas the deband just made
+GRAIN = Bounds(0.0, 0.0, 8.0)
+
 _CODE = 1.0 / 255.0
 #: each iteration after the first works on an image this many times smaller (radius grows alike)
 _GROWTH = 4
-# full-range BT.601 (as enhance.ops.color): luma weights, and R, G, B per unit of (Cb, Cr)
-_LUMA = (0.299, 0.587, 0.114)
+# full-range BT.601 (as enhance.ops.color): R, G, B per unit of (Cb, Cr)
 _RGB_FROM_CHROMA = ((0.0, 1.402), (-0.344136, -0.714136), (1.772, 0.0))
 #: a band pixel has, on each axis, a neighbour within this many codes (texture and edges do not)
 _FLAT = 1.0
@@ -64,10 +97,10 @@ _CPU_TILE = 32768
 def deband(
     x: torch.Tensor,
     *,
-    threshold: float = 10.0,
-    radius: int = 16,
-    iterations: int = 3,
-    grain: float = 0.0,
+    threshold: float = THRESHOLD.default,
+    radius: int = int(RADIUS.default),
+    iterations: int = int(ITERATIONS.default),
+    grain: float = GRAIN.default,
     seed: int = 0,
     channels: Literal["all", "luma", "chroma"] = "all",
 ) -> torch.Tensor:
@@ -112,14 +145,10 @@ def _check(x: torch.Tensor, threshold: float, radius: int, iterations: int, grai
     if not isinstance(x, torch.Tensor) or x.ndim not in (3, 4) or x.shape[-3] not in (1, 3):
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"deband: expected [C,H,W] or [B,C,H,W] with C = 1 or 3, got {shape}")
-    if not 0 < threshold <= 255:
-        raise ValueError(f"deband: threshold must be in (0, 255] codes, got {threshold}")
-    if not 1 <= radius <= 256:
-        raise ValueError(f"deband: radius must be 1–256 pixels, got {radius}")
-    if not 1 <= iterations <= 8:
-        raise ValueError(f"deband: iterations must be 1–8, got {iterations}")
-    if not 0 <= grain <= 32:
-        raise ValueError(f"deband: grain must be 0–32 codes, got {grain}")
+    THRESHOLD.check("threshold", threshold, " codes")
+    RADIUS.check("radius", radius, " pixels")
+    ITERATIONS.check("iterations", iterations)
+    GRAIN.check("grain", grain, " codes")
     if channels not in CHANNELS:
         raise ValueError(f"deband: channels must be one of {', '.join(CHANNELS)}, got {channels!r}")
 
@@ -138,6 +167,8 @@ def _deband_image(image: torch.Tensor, settings: _Settings) -> torch.Tensor:
     """Deband one ``[C,H,W]`` float32 image (see the module docstring for the method)."""
     import torch
 
+    from .color import luma as luma_of
+
     count, height, width = image.shape
     colour = count == 3
     luma_too = settings.channels != "chroma"
@@ -147,7 +178,7 @@ def _deband_image(image: torch.Tensor, settings: _Settings) -> torch.Tensor:
     # the CPU generator keeps only 32 bits of a seed: fold the high half in rather than drop it
     wide = settings.seed & 0xFFFF_FFFF_FFFF_FFFF
     generator = torch.Generator(device=image.device).manual_seed((wide ^ (wide >> 32)) & 0xFFFF_FFFF)
-    luma = _luma(image)
+    luma = luma_of(image)
     r = _radius(settings.radius, height, width)
     fine, gate = _pass(_pad(luma, r), r, settings.threshold, generator, flat_gate=True)
     assert gate is not None
@@ -169,13 +200,6 @@ def _deband_image(image: torch.Tensor, settings: _Settings) -> torch.Tensor:
         noise = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
         out.addcmul_(noise, out != image, value=settings.grain).clamp_(0.0, 1.0)
     return out
-
-
-def _luma(image: torch.Tensor) -> torch.Tensor:
-    """Full-range BT.601 luma ``[1,H,W]`` of an RGB image (the grey plane itself for grey)."""
-    if image.shape[0] == 1:
-        return image
-    return (image[0:1] * _LUMA[0]).add_(image[1:2], alpha=_LUMA[1]).add_(image[2:3], alpha=_LUMA[2])
 
 
 def _chroma(rgb: torch.Tensor) -> torch.Tensor:

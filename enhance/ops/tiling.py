@@ -29,10 +29,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
+
+from ..devices import available_memory, is_out_of_memory, release_memory
 
 if TYPE_CHECKING:
     import torch
@@ -176,49 +177,6 @@ def _true_fp32(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
             torch.backends.cudnn.allow_tf32 = old_flag
 
 
-def _is_oom(exc: BaseException) -> bool:
-    import torch
-
-    if isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)):
-        return True
-    text = str(exc)
-    return isinstance(exc, RuntimeError) and any(
-        s in text for s in ("out of memory", "not enough memory", "DefaultCPUAllocator", "can't allocate memory")
-    )
-
-
-def _free(device: torch.device) -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-
-
-def _available_memory(device: torch.device) -> int:
-    """Bytes that may be allocated on ``device`` now (free CUDA memory, or available RAM)."""
-    import torch
-
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        # what torch's allocator holds in its cache (freed by the previous image) is free to us too
-        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
-        return int(free + max(cached, 0))
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 4 << 30
-
-
 def estimate_bytes_per_pixel(
     model: Model,
     channels: int,
@@ -246,9 +204,9 @@ def estimate_bytes_per_pixel(
     try:
         return _probe(model, x, pixels, device)
     except Exception as exc:
-        if not _is_oom(exc):
+        if not is_out_of_memory(exc):
             raise
-    _free(device)
+    release_memory(device)
     raise MemoryError(
         f"out of memory on {device} while measuring the model on a {side_w}x{side_h} tile: free memory on the "
         "device (other programs), or run on another device (--device cpu)"
@@ -418,7 +376,7 @@ class _Job:
             assert bytes_per_pixel is not None
             out_bytes = 4 * 4 * h * w * self.scale * self.scale  # float32 output + weights, 4 channels worst case
             fraction = 0.8 if cuda else 0.5
-            budget = int(_available_memory(image.device) * fraction) - out_bytes
+            budget = int(available_memory(image.device) * fraction) - out_bytes
             auto_side = auto_tile(
                 h,
                 w,
@@ -437,9 +395,9 @@ class _Job:
             try:
                 return self._attempt(image, side, overlap, batch)
             except Exception as exc:
-                if not _is_oom(exc):
+                if not is_out_of_memory(exc):
                     raise
-            _free(image.device)
+            release_memory(image.device)
             current = min(side, max(h, w)) if side else max(h, w)  # halving a tile larger than the image repeats it
             floor = -(-min_tile // self.req.multiple_of) * self.req.multiple_of
             smaller = max(_round_tile(current // 2, self.req.multiple_of), floor)

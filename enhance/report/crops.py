@@ -62,7 +62,7 @@ def _analysis_luma(x: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Luma ``[1,1,h,w]`` area-reduced by an integer factor to at most ANALYSIS_SIDE, and the factor."""
     import torch.nn.functional as F
 
-    from ..metrics._util import luma
+    from ..ops.color import luma
 
     factor = max(1, math.ceil(max(x.shape[-2:]) / ANALYSIS_SIDE))
     y = luma(x.float()).unsqueeze(0)

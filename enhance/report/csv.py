@@ -7,6 +7,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+from .model import displayable
+
 __all__ = ["write_csv", "csv_columns"]
 
 
@@ -32,8 +34,9 @@ def _cell(value: Any) -> Any:
         return ""
     if isinstance(value, float):
         return f"{value:.6g}"
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    if isinstance(value, str):
+        value = displayable(value)
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     return value
 
 
@@ -42,7 +45,7 @@ def write_csv(report: dict[str, Any], path: Path) -> Path:
 
     Rows end in CRLF (RFC 4180): with that terminator Python's csv quotes a field holding a lone
     CR, so a file name with one cannot break its row and start a forged one."""
-    from ..io import atomic_output
+    from ..files import atomic_write_text
 
     columns = csv_columns(report)
     buffer = io.StringIO()
@@ -69,6 +72,5 @@ def write_csv(report: dict[str, Any], path: Path) -> Path:
             line.update(group=pick.get("group"), rank=pick.get("rank"), pick_score=pick.get("score"))
             line["picked"] = "yes" if pick.get("picked") else ("no" if pick else None)
         writer.writerow({k: _cell(v) for k, v in line.items()})
-    with atomic_output(path) as temporary:
-        temporary.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+    atomic_write_text(path, buffer.getvalue())
     return path

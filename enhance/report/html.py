@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .model import improvement
+from .model import displayable, improvement
 
 __all__ = ["write_html", "render_html", "MAX_CROP_IMAGES"]
 
@@ -84,7 +84,7 @@ _JS = """
 
 
 def _e(text: Any) -> str:
-    return html.escape("" if text is None else str(text), quote=True)
+    return html.escape("" if text is None else displayable(str(text)), quote=True)
 
 
 def _fmt(value: float | None) -> str:
@@ -367,9 +367,7 @@ def render_html(report: dict[str, Any], *, max_crops: int = MAX_CROP_IMAGES) -> 
 
 def write_html(report: dict[str, Any], path: Path, *, max_crops: int = MAX_CROP_IMAGES) -> Path:
     """Write the page to ``path`` atomically."""
-    from ..io import atomic_output
+    from ..files import atomic_write_text
 
-    text = render_html(report, max_crops=max_crops)
-    with atomic_output(path) as temporary:
-        temporary.write_text(text, encoding="utf-8")
+    atomic_write_text(path, render_html(report, max_crops=max_crops))
     return path

@@ -11,9 +11,9 @@ __all__ = ["write_json"]
 
 def write_json(report: dict[str, Any], path: Path) -> Path:
     """Write ``report`` (from :func:`~enhance.report.model.build_report`) to ``path`` atomically."""
-    from ..io import atomic_output
+    from ..files import atomic_write_text
 
-    text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    with atomic_output(path) as temporary:
-        temporary.write_text(text, encoding="utf-8")
+    # ASCII with escapes: a file name whose bytes are not UTF-8 round-trips exactly
+    text = json.dumps(report, indent=2, ensure_ascii=True, allow_nan=False) + "\n"
+    atomic_write_text(path, text, encoding="ascii")
     return path

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["build_report", "metric_info", "improvement"]
+__all__ = ["build_report", "displayable", "metric_info", "improvement"]
 
 _LABELS = {
     "run": {"before": "before", "after": "after"},
@@ -24,6 +24,15 @@ _LABELS = {
 
 # deltas smaller than this (relative to the larger magnitude) count as unchanged
 _UNCHANGED = 1e-9
+
+
+def displayable(text: str) -> str:
+    """``text`` as the CSV and HTML reports show it: a file name's bytes that are not UTF-8 (kept
+    by Python as lone surrogates) are written as ``\\xff`` escapes instead of failing to encode."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte (from JSON, say)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def metric_info(name: str) -> dict[str, Any]:
@@ -128,7 +137,7 @@ def _ranking(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def build_report(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """Everything the reports show: metric facts, one row per file, batch summary, pick ranking."""
-    from .. import __version__
+    from .._version import __version__
 
     records = [r for r in manifest.get("files", []) if isinstance(r, Mapping)]
     rows = []

@@ -1,17 +1,18 @@
-"""The Stage base class: a validated parameter model plus ``process(image, ctx) -> image``."""
+"""The Stage base class: a validated parameter model plus ``process(image, ctx) -> image``; and the
+parameter types several stages share, declared once."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from ..context import RunContext
     from ..image import Image
 
-__all__ = ["Stage", "StageParams"]
+__all__ = ["Stage", "StageParams", "TargetLongSide", "TargetScale", "TargetSize"]
 
 
 class StageParams(BaseModel):
@@ -20,6 +21,24 @@ class StageParams(BaseModel):
     anything as a stage setting, and each would pass a one-sided bound such as ``gt=0``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _check_size(size: tuple[int, int] | None) -> tuple[int, int] | None:
+    if size is not None and min(size) < 1:
+        raise ValueError(f"size must be [width, height] with both > 0, got {list(size)}")
+    return size
+
+
+# Target-size parameters of the stages that change the image size (resize, upscale): one
+# declaration, so both accept the same values and describe them alike.
+#: the longer side of the output, in pixels; the aspect ratio is kept
+TargetLongSide = Annotated[int | None, Field(gt=0, description="the longer side becomes this many pixels, aspect kept")]
+#: the exact output size, ``[width, height]`` in pixels
+TargetSize = Annotated[
+    tuple[int, int] | None, AfterValidator(_check_size), Field(description="exact output [width, height]")
+]
+#: output size over input size, the same on both axes
+TargetScale = Annotated[float | None, Field(gt=0, allow_inf_nan=False, description="multiply both sides by this")]
 
 
 class Stage:
@@ -68,7 +87,7 @@ class Stage:
 
     def __call__(self, image: Any, ctx: RunContext | None = None) -> Any:
         from ..context import RunContext
-        from ..image import coerce, restore_kind
+        from ..convert import coerce, restore_kind
 
         if ctx is None:
             from ..devices import resolve_device

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
+from ..ops.debanding import GRAIN, ITERATIONS, RADIUS, THRESHOLD
 from .base import Stage, StageParams
 
 if TYPE_CHECKING:
@@ -24,9 +25,9 @@ class DebandParams(StageParams):
     """Parameters of the ``deband`` stage (see :func:`enhance.ops.deband`)."""
 
     threshold: float = Field(
-        10.0,
-        gt=0,
-        le=64,
+        THRESHOLD.default,
+        gt=THRESHOLD.low,
+        le=THRESHOLD.high,
         description=(
             "largest step smoothed, in 8-bit code values (1 = 1/255 of full range): a pixel is "
             "smoothed only when it and all its references lie within this range. 10 removes "
@@ -35,24 +36,24 @@ class DebandParams(StageParams):
         ),
     )
     radius: int = Field(
-        16,
-        ge=2,
-        le=128,
+        int(RADIUS.default),
+        ge=RADIUS.low,
+        le=RADIUS.high,
         description="reference distance in pixels for the first iteration; iteration i reaches radius * 4^(i-1)",
     )
     iterations: int = Field(
-        3,
-        ge=1,
-        le=5,
+        int(ITERATIONS.default),
+        ge=ITERATIONS.low,
+        le=ITERATIONS.high,
         description=(
             "passes with growing reach (3: 16, 64, 256 px with the default radius); wide posterised "
             "bands need the long ones; chroma is corrected from the second pass on"
         ),
     )
     grain: float = Field(
-        0.0,
-        ge=0,
-        le=8,
+        GRAIN.default,
+        ge=GRAIN.low,
+        le=GRAIN.high,
         description="standard deviation of noise added to the changed pixels, in 8-bit code values (0 = none)",
     )
     seed: int = Field(

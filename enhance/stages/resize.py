@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import Field, PositiveInt, model_validator
 
 from ..ops.resampling import METHODS, Method, target_size
-from .base import Stage, StageParams
+from .base import Stage, StageParams, TargetLongSide, TargetScale, TargetSize
 
 if TYPE_CHECKING:
     import torch
@@ -29,9 +29,9 @@ _TARGETS = "long_side, size [width, height], scale, or width and/or height"
 class ResizeParams(StageParams):
     """Parameters of the ``resize`` stage: exactly one target, plus how to resample."""
 
-    long_side: PositiveInt | None = Field(None, description="the longer side becomes this many pixels, aspect kept")
-    size: tuple[int, int] | None = Field(None, description="exact output [width, height]")
-    scale: float | None = Field(None, gt=0, allow_inf_nan=False, description="multiply both sides by this")
+    long_side: TargetLongSide = None
+    size: TargetSize = None
+    scale: TargetScale = None
     width: PositiveInt | None = Field(None, description="output width; the height follows the aspect unless given")
     height: PositiveInt | None = Field(None, description="output height; the width follows the aspect unless given")
     method: Method = Field("lanczos", description=f"resampling: {', '.join(METHODS)}")
@@ -39,13 +39,6 @@ class ResizeParams(StageParams):
     only: Literal["always", "down", "up"] = Field(
         "always", description="down: skip images that would grow; up: skip images that would shrink"
     )
-
-    @field_validator("size")
-    @classmethod
-    def _positive_size(cls, size: tuple[int, int] | None) -> tuple[int, int] | None:
-        if size is not None and min(size) < 1:
-            raise ValueError(f"size must be [width, height] with both > 0, got {list(size)}")
-        return size
 
     @model_validator(mode="after")
     def _one_target(self) -> ResizeParams:

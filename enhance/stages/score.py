@@ -90,7 +90,7 @@ class Score(Stage):
                 )
 
     def process(self, image: Image, ctx: RunContext) -> Image:
-        from ..metrics.registry import compute
+        from ..metrics.registry import compute_each
 
         before = (ctx.source if ctx.source is not None else image).pixels.to(image.device)
         after = image.pixels
@@ -103,25 +103,13 @@ class Score(Stage):
         compared = None if self.params.at == "native" else [int(after.shape[-1]), int(after.shape[-2])]
 
         scores: dict[str, dict[str, float | None]] = {}
+        sides = (("before", before), ("after", after))
         for name in self.metric_names:
-            values: dict[str, float | None] = {}
-            for label, planes in (("before", before), ("after", after)):
-                try:
-                    values[label] = _finite(compute([name], planes)[name])
-                except Exception as exc:  # one metric failing on one image must not fail the image
-                    ctx.warn(f"score: {name} ({label}) could not be computed: {exc}")
-                    values[label] = None
-            b, a = values["before"], values["after"]
+            b, a = (compute_each([name], planes, label=label, warn=ctx.warn)[name] for label, planes in sides)
             scores[name] = {"before": b, "after": a, "delta": None if a is None or b is None else a - b}
         ctx.results["scores"] = scores
         ctx.results["scores_at"] = {"mode": self.params.at, "size": compared}
         return image
-
-
-def _finite(value: float) -> float | None:
-    import math
-
-    return value if math.isfinite(value) else None
 
 
 def _resample(x: torch.Tensor, size: Any) -> torch.Tensor:

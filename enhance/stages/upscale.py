@@ -24,12 +24,13 @@ Around either engine the stage handles what upstream leaves to the caller:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
 from ..errors import ConfigError, InputError
-from .base import Stage, StageParams
+from .base import Stage, StageParams, TargetLongSide, TargetScale, TargetSize
 
 if TYPE_CHECKING:
     import torch
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from ..image import Image
     from ..ops.tiling import TileStats
 
-__all__ = ["Upscale", "UpscaleParams", "DEFAULT_MODEL"]
+__all__ = ["Upscale", "UpscaleParams", "DEFAULT_MODEL", "model_forward"]
 
 #: the default model: fast (SRVGGNetCompact, 32 convs), general content, tunable denoise.
 DEFAULT_MODEL = "realesr-general-x4v3"
@@ -65,9 +66,9 @@ class UpscaleParams(StageParams):
         None, ge=0.0, le=1.0, description="realesr-general-x4v3 only: 0 keeps noise, 1 removes it (its default)"
     )
     alpha: Literal["model", "bicubic"] = "model"
-    scale: float | None = Field(None, gt=0, description="output/input factor; default the model's own")
-    size: tuple[int, int] | None = Field(None, description="exact output [width, height]")
-    long_side: int | None = Field(None, gt=0, description="output long side in pixels, aspect kept")
+    scale: TargetScale = None  # none of the three: the model's own factor
+    size: TargetSize = None
+    long_side: TargetLongSide = None
     resize_method: Literal["lanczos", "bicubic", "area", "matlab-bicubic"] = "lanczos"
     channels_last: bool = Field(True, description="NHWC tensors (faster with cuDNN and oneDNN alike)")
     min_tile: int = Field(32, ge=8, description="smallest tile tried after out-of-memory errors")
@@ -80,8 +81,6 @@ class UpscaleParams(StageParams):
             raise ValueError("tile must be 'auto', 0 (whole image) or a positive number of pixels")
         if isinstance(self.batch, int) and self.batch < 1:
             raise ValueError("batch must be 'auto' or at least 1")
-        if self.size is not None and min(self.size) < 1:
-            raise ValueError("size must be [width, height] in pixels, both at least 1")
         if self.denoise_strength is not None and _DENOISE_MODEL not in self.model.replace("\\", "/").rsplit("/", 1)[-1]:
             raise ValueError(f"denoise_strength works only with model {_DENOISE_MODEL}, not {self.model!r}")
         if self.engine == "realesrgan" and self.precision == "bf16":
@@ -94,13 +93,6 @@ def _resize(x: torch.Tensor, size: tuple[int, int], method: str) -> torch.Tensor
     from ..ops.resampling import resize
 
     return resize(x, size=size, method=method).clamp_(0.0, 1.0)
-
-
-def _luma(x: torch.Tensor) -> torch.Tensor:
-    """``[3,H,W]`` -> ``[1,H,W]`` full-range BT.601 luma (what a gray image means)."""
-    from ..ops.color import rgb_to_ycbcr
-
-    return rgb_to_ycbcr(x)[:1].clamp_(0.0, 1.0)
 
 
 def _bleed(colour: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -124,17 +116,15 @@ def _bleed(colour: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     return torch.where(alpha > 0, colour, estimate[0].clamp_(0.0, 1.0))
 
 
-def _raw_call(descriptor: Any) -> Any:
-    """The model's forward without spandrel's ``__call__`` wrapper.
+def model_forward(descriptor: Any) -> Any:
+    """The model's forward without spandrel's ``__call__`` wrapper: ``[B,C,h,w] -> [B,C,h*s,w*s]``.
 
     The wrapper clamps to [0, 1], which turns an fp16 overflow (+Inf) into plausible white and
     hides it from the NaN/Inf check, and pads every call, which the tiler already does once.
-    Models with a custom call (a few architectures) keep it; ``_call_fn`` is spandrel's hook
-    for that, present since 0.1.
+    Models with a custom call (a few architectures) keep it: every spandrel image model carries
+    its call function (``_call_fn``, set for all of them since spandrel 0.1; enhance needs 0.4).
     """
-    call = getattr(descriptor, "_call_fn", None)
-    model = descriptor.model
-    return model if call is None else _BoundCall(call, model)
+    return _BoundCall(descriptor._call_fn, descriptor.model)
 
 
 class _BoundCall:
@@ -159,6 +149,20 @@ class Upscale(Stage):
     description = "Real-ESRGAN super-resolution (any spandrel model): seamless tiles, fp16 on CUDA, alpha kept"
     Params = UpscaleParams
     params: UpscaleParams
+
+    def __init__(
+        self,
+        params: StageParams | Mapping[str, Any] | None = None,
+        /,
+        *,
+        model_call: Callable[[Any], Callable[[torch.Tensor], torch.Tensor]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``model_call`` turns a loaded spandrel model into the forward function the tiler runs
+        (default :func:`model_forward`): the place to wrap it (count, profile, compile) or to stand
+        in for it. The ``realesrgan`` engine runs upstream's code and does not use it."""
+        super().__init__(params, **kwargs)
+        self._model_call = model_call or model_forward
 
     # -- setup -----------------------------------------------------------------------------------
 
@@ -247,12 +251,12 @@ class Upscale(Stage):
         if p.engine == "realesrgan":
             return self._reference_for(dtype)
         descriptor = self._load(dtype)
-        call = _raw_call(descriptor)
+        call = self._model_call(descriptor)
         fallback = None
         if dtype != torch.float32:
 
             def fallback(t: torch.Tensor) -> torch.Tensor:  # loaded only if a tile ever overflows
-                return _raw_call(self._load(torch.float32))(t)
+                return self._model_call(self._load(torch.float32))(t)
 
         if (p.tile == "auto" or p.batch == "auto") and dtype not in self._bpp:
             self._bpp[dtype] = estimate_bytes_per_pixel(
@@ -284,6 +288,7 @@ class Upscale(Stage):
     def process(self, image: Image, ctx: RunContext) -> Image:
         import torch
 
+        from ..ops.color import luma
         from ..ops.tiling import TileStats
 
         p = self.params
@@ -305,7 +310,7 @@ class Upscale(Stage):
             if c == model_channels:
                 return engine(planes)
             if c == 1:  # gray through an RGB model
-                return _luma(engine(planes.expand(3, -1, -1)))
+                return luma(engine(planes.expand(3, -1, -1))).clamp_(0.0, 1.0)
             return torch.cat([engine(planes[i : i + 1]) for i in range(c)])  # RGB through a gray model
 
         x = image.pixels

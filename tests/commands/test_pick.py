@@ -14,6 +14,7 @@ from enhance.metrics.picking import parse_weights
 
 from ..conftest import KODAK
 from ..metrics.images import gaussian_blur, load_planes, save_planes
+from ..outfolders import held_by_another_process
 
 runner = CliRunner()
 
@@ -324,3 +325,51 @@ def test_input_folder_inside_the_output_folder_is_picked_never_onto_itself(tmp_p
     result = pick(str(out / "in"), "-o", str(out))
     assert result.exit_code == 2 and f"which is the input {out / 'in' / 'c.png'}" in result.stderr, result.output
     assert snapshot(out / "in") == before
+
+
+def test_names_at_the_file_system_limit_are_picked_and_a_dedup_name_past_it_fails_alone(tmp_path: Path) -> None:
+    import torch
+
+    longest = "n" * 251 + ".png"  # 255 bytes: "-2" would make it 257
+    x = torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(3))
+    for folder in ("a/g", "b/g", "a/h"):
+        (tmp_path / "in" / folder).mkdir(parents=True)
+    for folder, sigma in (("a", 0.0), ("b", 0.7)):
+        save_planes(gaussian_blur(x, sigma) if sigma else x, tmp_path / "in" / folder / "g" / longest)
+    save_planes(x, tmp_path / "in" / "a" / "h" / longest)
+    result = pick(str(tmp_path / "in" / "a"), str(tmp_path / "in" / "b"), "-o", str(tmp_path / "best"), "--top", "2")
+    assert result.exit_code == 1, result.output
+    failures = [line for line in result.stderr.splitlines() if "failed:" in line]
+    assert len(failures) == 1 and f"{'n' * 251}-2.png" in failures[0] and "255" in failures[0], result.stderr
+    assert (tmp_path / "best" / "g" / longest).read_bytes() == (tmp_path / "in" / "a" / "g" / longest).read_bytes()
+    assert (tmp_path / "best" / "h" / longest).is_file()  # the command went on after that file
+    report = json.loads((tmp_path / "best" / "report.json").read_text())
+    assert sorted(r["status"] for r in report["files"]) == ["done", "done", "failed"]
+
+
+def test_a_pick_folder_another_command_holds_is_refused_before_anything_is_copied(tmp_path: Path) -> None:
+    import torch
+
+    (tmp_path / "in" / "prompt").mkdir(parents=True)
+    save_planes(torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0)), tmp_path / "in" / "prompt" / "a.png")
+    with held_by_another_process(tmp_path / "best") as holder:
+        result = pick(str(tmp_path / "in"), "-o", str(tmp_path / "best"))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and f"another enhance command (pid {holder.pid}" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "best").iterdir()) == [".enhance.lock"]  # the holder's only
+
+
+def test_a_name_that_is_not_utf8_is_picked_and_reported(tmp_path: Path) -> None:
+    import os
+
+    import torch
+
+    name = os.fsdecode(b"caf\xe9.png")
+    (tmp_path / "in" / "prompt").mkdir(parents=True)
+    save_planes(torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0)), tmp_path / "in" / "prompt" / name)
+    result = pick(str(tmp_path / "in"), "-o", str(tmp_path / "best"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "best" / "prompt" / name).is_file()
+    report = json.loads((tmp_path / "best" / "report.json").read_text(encoding="ascii"))
+    assert [r["relative"] for r in report["files"]] == [f"prompt/{name}"]
+    assert "caf\\xe9.png" in (tmp_path / "best" / "report.html").read_text(encoding="utf-8")

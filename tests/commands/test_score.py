@@ -15,6 +15,7 @@ from enhance.metrics import psnr_y, sharpness, ssim
 
 from ..conftest import KODAK
 from ..metrics.images import gaussian_blur, load_planes, save_planes
+from ..outfolders import held_by_another_process
 
 runner = CliRunner()
 
@@ -105,6 +106,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "rep").exists()
 
 
+@pytest.mark.slow
 def test_help_does_not_import_torch() -> None:
     import subprocess
     import sys
@@ -206,3 +208,60 @@ def test_input_folder_inside_the_output_folder_is_scored(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "out" / "report.json").read_text())
     assert [r["relative"] for r in data["files"]] == ["n.png"]
+
+
+def test_names_at_the_file_system_limit_are_scored(tmp_path: Path) -> None:
+    longest = "n" * 251 + ".png"
+    (tmp_path / "in").mkdir()
+    save_planes(torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(0)), tmp_path / "in" / longest)
+    result = score(str(tmp_path / "in"), "-o", str(tmp_path / "rep"), "--metrics", "sharpness")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert [r["relative"] for r in report["files"]] == [longest] and report["counts"]["scored"] == 1
+
+
+def test_a_report_folder_another_command_holds_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    save_planes(torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(0)), tmp_path / "in" / "a.png")
+    with held_by_another_process(tmp_path / "rep") as holder:
+        result = score(str(tmp_path / "in"), "-o", str(tmp_path / "rep"), "--metrics", "sharpness")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and f"another enhance command (pid {holder.pid}" in result.stderr
+    assert not (tmp_path / "rep" / "report.json").exists()
+
+
+def test_a_name_that_is_not_utf8_is_scored_into_every_report(tmp_path: Path) -> None:
+    import os
+
+    name = os.fsdecode(b"caf\xe9.png")
+    (tmp_path / "in").mkdir()
+    save_planes(torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(0)), tmp_path / "in" / name)
+    result = score(str(tmp_path / "in"), "-o", str(tmp_path / "rep"), "--metrics", "sharpness")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "rep" / "report.json").read_text(encoding="ascii"))
+    assert [r["relative"] for r in report["files"]] == [name]
+    assert "caf\\xe9.png" in (tmp_path / "rep" / "report.csv").read_text(encoding="utf-8")
+    assert "caf\\xe9.png" in (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    assert "caf\\xe9.png  sharpness=" in result.stdout  # printed escaped: a strict UTF-8 terminal takes it
+
+
+def test_a_report_that_cannot_be_written_is_one_line_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    real_replace = os.replace
+
+    def replace(source, target, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(target).name == "report.csv":
+            raise OSError(28, os.strerror(28), str(target))
+        return real_replace(source, target, *args, **kwargs)
+
+    (tmp_path / "in").mkdir()
+    save_planes(torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(0)), tmp_path / "in" / "a.png")
+    monkeypatch.setattr(os, "replace", replace)
+    result = score(str(tmp_path / "in"), "-o", str(tmp_path / "rep"), "--metrics", "sharpness")
+    assert result.exit_code == 1 and "internal error" not in result.output
+    (line,) = [line for line in result.stderr.splitlines() if "report.csv" in line]
+    assert line.startswith("enhance: error: ") and "(No space left on device)" in line
+    assert (tmp_path / "rep" / "report.json").is_file() and not (tmp_path / "rep" / "report.csv").exists()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from enhance.metrics.banding import DEFAULT_MAX_STEP, banding_index, banding_map
-from enhance.synthetic import banded, quantize, texture
+from tests.synthetic import banded, quantize, texture
 
 # small frames need gentle gradients for one-code bands to be several pixels wide
 SMALL = {"height": 192, "width": 256, "contrast": 0.25}
@@ -18,6 +18,7 @@ def score(case: str, device: str, pattern: str = "linear", **kwargs: object) -> 
     return banding_index(frame.image.to(device), **kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pattern", ["linear", "vignette"])
 def test_bands_score_clearly_above_smooth_and_dithered(device: str, pattern: str) -> None:
     smooth = score("smooth", device, pattern)
@@ -49,6 +50,7 @@ def test_max_step_bounds_the_steps_that_count(device: str) -> None:
     assert score("banded", device, max_step=1) > 1.0
 
 
+@pytest.mark.slow
 def test_grey_and_neutral_rgb_agree(device: str) -> None:
     frame = banded("banded", texture_region=False, **SMALL)  # type: ignore[arg-type]
     rgb = frame.image.to(device)
@@ -66,6 +68,7 @@ def test_map_is_hottest_over_the_bands_not_the_texture(device: str) -> None:
     assert float(heat[:, split + 2 :].max()) < 0.05 * float(heat[:, :split].max())
 
 
+@pytest.mark.slow
 def test_full_hd_ordering() -> None:
     # at 1920x1080 one-code bands of the default gradient are 8-10 px wide
     bands = banding_index(banded("banded", 1080, 1920).image)

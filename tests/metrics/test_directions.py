@@ -22,6 +22,7 @@ def test_blur_scores_worse_sharpness_and_png_bpp(name: str) -> None:
         assert after[metric] < 0.8 * before[metric]
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_blur_scores_worse_niqe() -> None:
     if not get_metric("niqe").available():

@@ -59,6 +59,7 @@ def check_against_basicsr(upscaled: list[np.ndarray], hrs: list[np.ndarray], sca
     return float(np.mean(ours_p)), float(np.mean(ours_s))
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.parametrize("scale", [2, 4])
 def test_same_arrays_as_basicsr(scale: int) -> None:
@@ -75,6 +76,7 @@ def test_same_arrays_as_basicsr(scale: int) -> None:
     check_against_basicsr(upscaled, [hr for _, hr in data], scale)
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.parametrize("scale", [2, 4])
 def test_set14_calibration_with_our_resize(scale: int) -> None:
@@ -93,6 +95,7 @@ def test_set14_calibration_with_our_resize(scale: int) -> None:
     assert mean_ssim == pytest.approx(REFERENCE[scale][1], abs=0.00005)
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.parametrize("scale", [2, 4])
 def test_set14_gray_image_read_as_it_is(scale: int) -> None:
@@ -123,6 +126,7 @@ def test_gray_scores_like_its_rgb_copy() -> None:
     assert psnr_y(x, rgb_ref) == pytest.approx(psnr_y(rgb, rgb_ref), abs=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_rgb_metrics_match_basicsr_without_y() -> None:
     from enhance.compat import import_reference

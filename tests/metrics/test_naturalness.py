@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
+
 import pytest
 import torch
 
@@ -11,14 +13,12 @@ from enhance.metrics import niqe
 from ..conftest import KODAK
 from .images import load_array
 
-try:
-    from enhance.compat import import_reference
-
-    import_reference("basicsr.metrics")
-except ConfigError:
-    pytest.skip("basicsr (the realesrgan extra) is not installed", allow_module_level=True)
+# find_spec, not an import: importing basicsr (and torchvision, cv2...) at collection cost ~6 s of
+# every run, even one that selects none of these tests
+pytestmark = pytest.mark.skipif(find_spec("basicsr") is None, reason="basicsr (the realesrgan extra) is not installed")
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.parametrize("name", ["kodim04.png", "kodim06.png", "kodim23.png"])
 def test_matches_basicsr(name: str) -> None:
@@ -31,6 +31,7 @@ def test_matches_basicsr(name: str) -> None:
     assert ours == pytest.approx(expected, abs=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_gray_scores_like_its_rgb_copy() -> None:
     gray = torch.from_numpy(load_array(KODAK / "kodim04.png")[:200, :300].copy()).permute(2, 0, 1).float() / 255

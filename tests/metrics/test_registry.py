@@ -11,7 +11,7 @@ import torch
 from enhance.errors import ConfigError
 from enhance.image import Image
 from enhance.metrics import compute, default_metrics, get_metric, list_metrics, metric_names, validate_metrics
-from enhance.metrics.registry import Metric, register_metric
+from enhance.metrics.registry import Metric, compute_each, register_metric
 
 
 def test_builtin_metrics_have_kind_and_direction() -> None:
@@ -66,6 +66,16 @@ def test_compute_takes_images_and_tensors_and_needs_a_reference() -> None:
     assert compute(["psnr"], x, x)["psnr"] == float("inf")
     with pytest.raises(ConfigError, match="compares against a reference image"):
         compute(["psnr"], x)
+
+
+def test_compute_each_reports_a_failing_metric_and_keeps_the_others() -> None:
+    x = torch.rand(3, 40, 1, generator=torch.Generator().manual_seed(0))  # too thin for SSIM
+    warnings: list[str] = []
+    values = compute_each(["psnr", "ssim", "entropy"], x, x, label="after", warn=warnings.append)
+    assert values["psnr"] is None, "identical images: infinite PSNR, which JSON cannot hold"
+    assert values["ssim"] is None and isinstance(values["entropy"], float)
+    assert len(warnings) == 1 and warnings[0].startswith("score: ssim (after) could not be computed: SSIM needs")
+    assert "\n" not in warnings[0]
 
 
 def test_importing_metrics_does_not_import_torch() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 import enhance.models.fetch as fetch_module
 from enhance.errors import ConfigError
+from enhance.files import is_temp_name
 from enhance.models import zoo
 from enhance.models.fetch import check_file, download, fetch, resolve_model, search_dirs
 from enhance.models.zoo import ModelEntry
@@ -100,7 +101,7 @@ def test_an_interrupted_download_leaves_nothing_behind(places: dict[str, Path]) 
     served_model(places["server"])
 
     def interrupt(path: Path) -> None:
-        assert path.exists() and ".partial" in path.name
+        assert path.exists() and is_temp_name(path.name) and path.suffix == ".pth"
         raise KeyboardInterrupt
 
     with serve(places["server"]) as url, pytest.raises(KeyboardInterrupt):

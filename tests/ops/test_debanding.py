@@ -10,7 +10,7 @@ from enhance.image import Image, from_image, to_image
 from enhance.metrics import ssim
 from enhance.metrics.banding import banding_index
 from enhance.ops import deband
-from enhance.synthetic import banded
+from tests.synthetic import banded
 
 SMALL = {"height": 192, "width": 256, "contrast": 0.25}
 
@@ -20,6 +20,7 @@ def written_8bit(pixels: torch.Tensor) -> torch.Tensor:
     return to_image(from_image(Image(pixels), bit_depth=8, dither=True), pixels.device).pixels
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pattern", ["linear", "vignette"])
 @pytest.mark.parametrize("case", ["banded", "posterized32", "posterized64"])
 def test_bands_drop_by_80_percent_after_an_8_bit_write(device: str, case: str, pattern: str) -> None:
@@ -44,6 +45,7 @@ def test_texture_passes_nearly_untouched(device: str, case: str) -> None:
     assert float(same) > 0.95
 
 
+@pytest.mark.slow
 def test_full_hd_posterization() -> None:
     frame = banded("posterized32", 1080, 1920)
     before = banding_index(frame.image)
@@ -72,6 +74,16 @@ def test_edges_and_flat_areas_come_back_exactly(device: str) -> None:
     image = torch.full((3, 64, 96), 0.3, device=device)
     image[:, :, 48:] = 0.7  # a hard edge far above the threshold
     assert torch.equal(deband(image), image)
+
+
+def test_any_float_precision_comes_back_in_kind(dtype: torch.dtype) -> None:
+    """The math runs in float32 whatever comes in; the result has the input's dtype."""
+    image = banded("posterized64", **SMALL).image.to(dtype)  # type: ignore[arg-type]
+    out = deband(image)
+    assert out.dtype == dtype
+    reference = deband(image.float())  # the same values in float32
+    # float16 rounds the smooth result to its ~1/2000 steps near 1
+    torch.testing.assert_close(out.float(), reference, atol=1e-3 if dtype == torch.float16 else 1e-6, rtol=0)
 
 
 def test_batch_matches_single_images(device: str) -> None:

@@ -68,6 +68,7 @@ def kodak_crop() -> torch.Tensor:
 SET14_IDS = range(1, 15)
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.parametrize("factor", [2, 4])
 def test_matlab_bicubic_downscale_reproduces_set14_lr(factor: int) -> None:
@@ -84,6 +85,7 @@ def test_matlab_bicubic_downscale_reproduces_set14_lr(factor: int) -> None:
     assert np.mean(list(mads.values())) < 0.2, mads
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.parametrize("factor", [2, 4])
 def test_set14_residual_is_matlabs_uint8_rounding_between_passes(factor: int) -> None:
@@ -102,6 +104,7 @@ def test_set14_residual_is_matlabs_uint8_rounding_between_passes(factor: int) ->
     assert max(mads) < 0.15 and np.mean(mads) < 0.05, mads
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.parametrize("factor", [2, 4])
 def test_matlab_bicubic_upscale_gives_basicsr_figures(factor: int) -> None:
@@ -171,6 +174,7 @@ def test_matches_pillow_float(kodak_crop: torch.Tensor, method: str, size: tuple
     _assert_close(resize(kodak_crop, size, method), _pil_float(kodak_crop, size, method), atol=2e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.parametrize("method", ["bicubic", "lanczos"])
 def test_matches_pillow_8bit(kodak_crop: torch.Tensor, method: str) -> None:

@@ -71,6 +71,7 @@ def test_tile_origins_cover_the_axis_with_at_least_the_overlap() -> None:
         assert all(b - a <= tile - overlap for a, b in itertools.pairwise(starts))
 
 
+@pytest.mark.slow
 def test_tiles_equal_the_whole_image_when_the_overlap_covers_the_receptive_field(tiny: torch.nn.Module) -> None:
     x = image(96, 80, seed=2)
     whole = tiled_upscale(x, tiny, 4, tile=0)
@@ -78,6 +79,7 @@ def test_tiles_equal_the_whole_image_when_the_overlap_covers_the_receptive_field
     torch.testing.assert_close(tiled, whole, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_batching_does_not_change_the_result(tiny: torch.nn.Module) -> None:
     x = image(64, 72, seed=3)
     one = tiled_upscale(x, tiny, 4, tile=32, overlap=8, batch=1)
@@ -132,6 +134,7 @@ class OutOfMemoryAbove:
         return self.model(x)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("error", [None, RuntimeError], ids=["cuda-oom", "cpu-oom"])
 def test_out_of_memory_halves_the_tile_and_still_gives_the_right_output(tiny: torch.nn.Module, error) -> None:
     x = image(100, 90, seed=5)
@@ -145,6 +148,7 @@ def test_out_of_memory_halves_the_tile_and_still_gives_the_right_output(tiny: to
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_out_of_memory_at_the_floor_is_a_clear_error(tiny: torch.nn.Module) -> None:
     with pytest.raises(MemoryError, match=r"out of memory .* even with \d+px tiles"):
         tiled_upscale(image(80, 80), OutOfMemoryAbove(tiny, limit=8), 4, tile=64, overlap=8, min_tile=32)
@@ -172,6 +176,7 @@ class OverflowsInHalf:
         return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")], ids=["nan", "inf"])
 def test_non_finite_half_precision_tiles_are_rerun_in_fp32(tiny: torch.nn.Module, bad: float) -> None:
     x = image(64, 64, seed=6) * 0.9
@@ -201,6 +206,7 @@ def test_memory_estimate_is_positive_and_grows_with_the_model(tiny: torch.nn.Mod
     assert 0 < small < big
 
 
+@pytest.mark.slow
 def test_channels_last_input_gives_the_same_result(tiny: torch.nn.Module) -> None:
     x = image(48, 40, seed=7)
     torch.testing.assert_close(
@@ -211,6 +217,7 @@ def test_channels_last_input_gives_the_same_result(tiny: torch.nn.Module) -> Non
     )
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.parametrize(("name", "overlap"), [("kodim05", 32), ("kodim05", 16), ("kodim13", 16), ("kodim08", 16)])
 def test_real_model_tiled_output_is_seamless(name: str, overlap: int) -> None:

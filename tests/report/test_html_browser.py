@@ -14,13 +14,16 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from enhance.cli import app
-from enhance.stages import Stage, StageParams, registry
+from enhance.stages import Stage, StageParams, register_stage
 
 from ..conftest import KODAK
 from ..metrics.images import gaussian_blur, load_planes, save_planes
 from .browser import CHROMIUM, Browser
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"),
+    pytest.mark.slow,
+]
 
 
 class UpSharpen(Stage):
@@ -54,7 +57,7 @@ def check_page(browser: Browser, page: Path, images: int) -> None:
 
 @pytest.mark.shared
 def test_run_score_and_pick_reports_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry._registered, UpSharpen.name, UpSharpen)  # for this test only
+    register_stage(UpSharpen)  # for this test only: the registries are reset after each test
     photos = small_photos(tmp_path / "in")
     config = tmp_path / "pipelines.yaml"
     config.write_text(

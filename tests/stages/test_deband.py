@@ -16,7 +16,7 @@ from enhance.image import Image
 from enhance.metrics.banding import banding_index
 from enhance.stages.deband import Deband, combine_seeds
 from enhance.stages.registry import get_stage
-from enhance.synthetic import banded
+from tests.synthetic import banded
 
 SMALL = {"height": 192, "width": 256, "contrast": 0.25}
 
@@ -44,12 +44,46 @@ def test_parameters_have_defaults_ranges_and_units() -> None:
             Deband(**bad)
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("threshold", 64.0),
+        ("threshold", 64.5),
+        ("threshold", 100.0),
+        ("radius", 1),
+        ("radius", 2),
+        ("radius", 128),
+        ("radius", 200),
+        ("iterations", 5),
+        ("iterations", 6),
+        ("grain", 8.0),
+        ("grain", 20.0),
+    ],
+)
+def test_the_stage_and_the_op_accept_the_same_values(name: str, value: float) -> None:
+    """One declaration of the limits: a value the stage refuses, the op refuses too, and the reverse."""
+    from enhance.ops.debanding import deband
+
+    try:
+        Deband(**{name: value})
+        stage_ok = True
+    except ValidationError:
+        stage_ok = False
+    try:
+        deband(torch.zeros(3, 16, 16), **{name: value})
+        op_ok = True
+    except ValueError:
+        op_ok = False
+    assert stage_ok == op_ok
+
+
 def test_importing_the_stage_does_not_import_torch() -> None:
     code = "import sys, enhance.stages.deband; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_debands_and_keeps_alpha(device: str) -> None:
     frame = banded("posterized64", **SMALL)  # type: ignore[arg-type]
     alpha = torch.rand(1, *frame.image.shape[1:])
@@ -67,6 +101,7 @@ def test_grey_images_work(device: str) -> None:
     assert not torch.equal(out.pixels, grey.pixels)
 
 
+@pytest.mark.slow
 def test_seed_combines_the_run_seed_and_the_stage_seed() -> None:
     image = Image(banded("banded", **SMALL).image)  # type: ignore[arg-type]
 
@@ -79,6 +114,7 @@ def test_seed_combines_the_run_seed_and_the_stage_seed() -> None:
     assert combine_seeds(1, 2) != combine_seeds(2, 1)
 
 
+@pytest.mark.slow
 def test_numpy_uint8_in_numpy_uint8_out_without_bands() -> None:
     frame = banded("posterized32", **SMALL)  # type: ignore[arg-type]
     array = (frame.image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)

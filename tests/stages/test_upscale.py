@@ -15,7 +15,7 @@ from enhance.errors import ConfigError, InputError
 from enhance.image import Image, Metadata
 from enhance.models import zoo
 from enhance.models.load import load_model
-from enhance.stages.upscale import Upscale, _resize
+from enhance.stages.upscale import Upscale, UpscaleParams, _resize, model_forward
 from tests.conftest import ANIMEVIDEOV3, KODAK
 from tests.sr_models import isolate_model_places, save_pth, tiny_compact_state
 
@@ -55,11 +55,32 @@ def rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
         {"engine": "realesrgan", "precision": "bf16"},
         {"alpha": "nearest"},
         {"tiles": 256},
+        {"scale": float("inf")},
+        {"size": [0, 10]},
+        {"long_side": 0},
     ],
 )
 def test_bad_parameters_are_refused(params: dict) -> None:
     with pytest.raises(ValidationError):
         Upscale(**params)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [{"scale": 0}, {"scale": float("nan")}, {"scale": 2.5}, {"size": [1, 0]}, {"size": [640, 360]}, {"long_side": 1}],
+)
+def test_target_sizes_are_the_resize_stages(target: dict) -> None:
+    """Both stages that size the output declare the targets once: the same values pass or fail."""
+    from enhance.stages.resize import ResizeParams
+
+    outcomes = []
+    for params in (UpscaleParams, ResizeParams):
+        try:
+            params(**target)
+            outcomes.append("ok")
+        except ValidationError as exc:
+            outcomes.append(exc.errors()[0]["msg"])
+    assert outcomes[0] == outcomes[1]
 
 
 def test_denoise_strength_is_accepted_for_the_general_model() -> None:
@@ -113,16 +134,18 @@ def disc_rgba(size: int = 32) -> Image:
     return Image(colour, alpha, Metadata())
 
 
-def test_alpha_edges_get_no_dark_fringes(nearest_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_alpha_edges_get_no_dark_fringes(nearest_path: Path) -> None:
     """A linear 'model' (bilinear x4) exposes the fringe: straight-alpha upscaling mixes in the black."""
-    stage = Upscale(model=str(nearest_path), alpha="bicubic")
-    stage.ensure_setup(RunContext(device="cpu"))
 
     def bilinear(planes: torch.Tensor) -> torch.Tensor:
         return F.interpolate(planes[None], scale_factor=4, mode="bilinear", align_corners=False)[0]
 
-    monkeypatch.setattr(stage, "_runner", lambda dtype, stats, warn: bilinear)
+    def bilinear_model(batch: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(batch, scale_factor=4, mode="bilinear", align_corners=False)
+
+    stage = Upscale(model=str(nearest_path), alpha="bicubic", model_call=lambda descriptor: bilinear_model)
     image = disc_rgba()
+    stage.ensure_setup(RunContext(device="cpu"))
     out = stage.process(image, RunContext(device="cpu"))
     visible = out.alpha[0] > 0.05
     assert out.alpha.shape == (1, 128, 128) and visible.any()
@@ -131,22 +154,19 @@ def test_alpha_edges_get_no_dark_fringes(nearest_path: Path, monkeypatch: pytest
     assert naive.min() < 0.5
 
 
-def test_alpha_through_the_model_and_opaque_alpha_costs_nothing(
-    nearest_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_alpha_through_the_model_and_opaque_alpha_costs_nothing(nearest_path: Path) -> None:
     image = disc_rgba(16)
     out = Upscale(model=str(nearest_path), alpha="model")(image, RunContext(device="cpu"))
     torch.testing.assert_close(out.alpha, F.interpolate(image.alpha[None], scale_factor=4)[0], atol=1e-6, rtol=0)
-    stage = Upscale(model=str(nearest_path))
-    stage.ensure_setup(RunContext(device="cpu"))
     calls = []
-    run = stage._runner
 
-    def counting(dtype, stats, warn):
-        engine = run(dtype, stats, warn)
-        return lambda planes: calls.append(planes.shape) or engine(planes)
+    def counting(descriptor):
+        forward = model_forward(descriptor)
+        return lambda batch: calls.append(batch.shape) or forward(batch)
 
-    monkeypatch.setattr(stage, "_runner", counting)
+    # tile 0 and batch 1: no memory probe, so every call is a pass over the image
+    stage = Upscale(model=str(nearest_path), tile=0, batch=1, model_call=counting)
+    stage.ensure_setup(RunContext(device="cpu"))
     opaque = Image(image.pixels, torch.ones_like(image.alpha), Metadata())
     result = stage.process(opaque, RunContext(device="cpu"))
     assert len(calls) == 1 and bool((result.alpha == 1).all())
@@ -217,20 +237,17 @@ def test_the_wdn_twin_beside_the_model_must_pass_its_pin(offline_places: Path, m
         Upscale(model="realesr-general-x4v3", denoise_strength=0.3).setup(RunContext(device="cpu"))
 
 
-def test_running_out_of_memory_fails_the_image_with_its_name(
-    nearest_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    stage = Upscale(model=str(nearest_path))
+def test_running_out_of_memory_fails_the_image_with_its_name(nearest_path: Path) -> None:
+    def exhausted(descriptor):
+        def forward(batch):
+            raise MemoryError("CUDA out of memory. Tried to allocate 9.00 GiB")
+
+        return forward
+
+    # every tile size runs out: the tiler halves down to min_tile, then gives up with a MemoryError
+    stage = Upscale(model=str(nearest_path), tile=0, batch=1, model_call=exhausted)
     ctx = RunContext(device="cpu", path=Path("in/huge.png"))
     stage.ensure_setup(ctx)
-
-    def exhausted(dtype, stats, warn):
-        def run(planes):
-            raise MemoryError("out of memory on cpu even with 32px tiles: ...")
-
-        return run
-
-    monkeypatch.setattr(stage, "_runner", exhausted)
     with pytest.raises(InputError, match=r"in/huge\.png: upscale failed: out of memory"):
         stage.process(disc_rgba(8), ctx)
 
@@ -240,6 +257,7 @@ def test_running_out_of_memory_fails_the_image_with_its_name(
 KODAK_CROPS = [("kodim05.png", 100, 120), ("kodim13.png", 250, 40), ("kodim23.png", 180, 300)]
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_untiled_fp32_output_equals_upstream_realesrganer() -> None:
     """Parity: our stage and upstream RealESRGANer (tile=0, pre_pad=0, fp32) on the real model."""
@@ -280,13 +298,9 @@ def test_cuda_fp16_channels_last_matches_cpu_fp32() -> None:
 
 
 @pytest.mark.cuda
-def test_cuda_half_precision_overflow_is_rerun_in_fp32(tiny_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import enhance.stages.upscale as module
-
-    real = module._raw_call
-
+def test_cuda_half_precision_overflow_is_rerun_in_fp32(tiny_path: Path) -> None:
     def overflowing(descriptor):
-        call = real(descriptor)
+        call = model_forward(descriptor)
         if next(descriptor.model.parameters()).dtype != torch.float16:
             return call
 
@@ -297,12 +311,11 @@ def test_cuda_half_precision_overflow_is_rerun_in_fp32(tiny_path: Path, monkeypa
 
         return run
 
-    monkeypatch.setattr(module, "_raw_call", overflowing)
     x = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(7)) * 0.9
     x[:, 3, 3] = 1.0
     expected = Upscale(model=str(tiny_path), tile=32, precision="fp32")(x, RunContext(device="cuda"))
     ctx = RunContext(device="cuda")
-    out = Upscale(model=str(tiny_path), tile=32, precision="fp16")(x, ctx)
+    out = Upscale(model=str(tiny_path), tile=32, precision="fp16", model_call=overflowing)(x, ctx)
     assert ctx.results["upscale"]["fp32_reruns"] >= 1 and len(ctx.warnings) == 1
     torch.testing.assert_close(out.cpu(), expected.cpu(), atol=3e-3, rtol=0)
 
@@ -319,11 +332,10 @@ def test_the_memory_estimate_sees_every_layer_through_spandrels_call(tmp_path: P
     """spandrel wraps every model in a call function; the CPU estimate must still hook its layers
     (through a bare lambda it saw only the output, and a large model ran whole and swapped)."""
     from enhance.ops.tiling import estimate_bytes_per_pixel
-    from enhance.stages.upscale import _raw_call
 
     wide = save_pth(tmp_path / "wide_x2.pth", tiny_compact_state(scale=2, feat=64))  # 64 features >> 3x4 outputs
     descriptor = load_model(wide)
-    call = _raw_call(descriptor)
+    call = model_forward(descriptor)
     assert callable(getattr(call, "modules", None))
     x = torch.rand(1, 3, 16, 16)
     torch.testing.assert_close(call(x), descriptor.model(x))

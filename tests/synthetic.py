@@ -1,4 +1,5 @@
-"""Banded test content for the deband stage and the banding index (tests and benchmarks share it).
+"""Banded test content for the deband stage and the banding index (tests and benchmarks share it;
+not part of the installed package).
 
 Every generator is deterministic (seeded, computed on the CPU in float64) and parametrised by size,
 so tests use small frames and benchmarks 1920×1080 or 4096². Images come back as float32

@@ -1,0 +1,107 @@
+"""``enhance run``: run a pipeline over files and folders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ._common import interruptible, user_errors
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
+
+__all__ = ["run"]
+
+
+def run(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Image files and/or folders.", show_default=False, metavar="INPUT...")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder; mirrors the input tree.")],
+    pipeline: Annotated[str, typer.Option("--pipeline", "-p", help="Pipeline name in the pipelines file.")] = (
+        "restore-4k"
+    ),
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Pipelines file (default: ./pipelines.yaml, then built-in).")
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a setting: STAGE.PARAM=VALUE, STAGE[K].PARAM=VALUE, N.PARAM=VALUE, output.FIELD=VALUE.",
+            show_default=False,
+        ),
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N (default: the pipeline's).")] = None,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
+    glob: Annotated[str | None, typer.Option(help="Only files whose name or relative path matches.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Redo files whose output exists (default: skip them).")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Validate and list what would be done; write nothing.")] = False,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Decode/encode threads.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Run a pipeline over files and folders: writes outputs, manifest.json (and reports when scored)."""
+    import time
+
+    from ..batch import run_batch
+    from ..config import default_config_path
+    from ..pipeline import Pipeline
+
+    with user_errors():
+        config_path = config or default_config_path()
+        pipe = Pipeline.from_yaml(config_path, pipeline, overrides=overrides or (), device=device)
+        if dry_run:
+            _dry_run(pipe, inputs, output, config_path, recursive=recursive, pattern=glob, overwrite=overwrite)
+            return
+        start = time.perf_counter()
+        with interruptible("interrupted; finished outputs are kept, rerun to do the rest"):
+            result = run_batch(
+                pipe,
+                inputs,
+                output,
+                recursive=recursive,
+                pattern=glob,
+                overwrite=overwrite,
+                jobs=jobs,
+                progress=not quiet and sys.stderr.isatty(),
+                echo=lambda line: typer.echo(f"enhance: {line}", err=True),
+                config=config_path,
+            )
+    if not quiet:
+        s = result.summary
+        typer.echo(
+            f"{s['done']} done, {s['skipped']} skipped, {s['failed']} failed ({s['total']} files) "
+            f"in {time.perf_counter() - start:.1f} s → {result.manifest_path}",
+            err=True,
+        )
+    raise typer.Exit(result.exit_code)
+
+
+def _dry_run(
+    pipe: Pipeline,
+    inputs: list[Path],
+    output: Path,
+    config_path: Path,
+    *,
+    recursive: bool,
+    pattern: str | None,
+    overwrite: bool,
+) -> None:
+    """Check what a run would check before any image (device, inputs, outputs) and list the plan.
+
+    Models are not loaded (so nothing is downloaded); a missing model shows only in a real run.
+    """
+    from ..batch import collect_jobs
+    from ..devices import resolve_device
+
+    device = resolve_device(pipe.device_spec)
+    planned = collect_jobs(inputs, output, pipe.output, recursive=recursive, pattern=pattern)
+    typer.echo(f"pipeline '{pipe.name}' from {config_path}: {' → '.join(s.name for s in pipe.stages)}")
+    typer.echo(f"device {device}; models are not loaded in a dry run (nothing downloaded)")
+    for job in planned:
+        state = "exists, skip" if job.destination.exists() and not overwrite else "to do"
+        typer.echo(f"  {job.source} → {job.destination} ({state})")
+    typer.echo(f"{len(planned)} file(s); dry run, nothing written")
