@@ -64,8 +64,9 @@ def first_line(exc: BaseException, *, default: str | None = None, limit: int | N
     return line or (type(exc).__name__ if default is None else default)
 
 
-#: the longest a ConfigError's message may be, in characters (one terminal-friendly line)
-MAX_MESSAGE = 480
+#: the longest a ConfigError's message may be, in characters: room for two paths at PATH_MAX
+#: (messages about outputs name them whole), no room for a flood (a 50 MB value, an expanded alias)
+MAX_MESSAGE = 10_000
 #: how many characters of a user's value a message quotes
 QUOTE_LIMIT = 80
 
