@@ -4,8 +4,9 @@ Hypothesis writes random documents shaped like pipelines.yaml (valid ones, and o
 wrong types, unknown stages and parameters, out-of-range values, odd unicode keys, deep nesting,
 shared subtrees the dumper writes as aliases, huge numbers, NaN and infinity, empty documents,
 lists where mappings belong, broken text) and random ``--set`` strings (valid paths and garbage),
-and runs them through ``enhance run --dry-run`` on an empty folder and ``enhance pipelines
-validate``, in-process. Only validation runs: no image is read, no model loaded.
+and runs them through ``enhance run --dry-run`` on an empty folder, ``enhance pipelines
+validate`` and ``enhance pipelines show``, in-process. Only validation runs: no image is read,
+no model loaded.
 
 It runs derandomized (the same examples on every run, so CI is reproducible); set
 ``HYPOTHESIS_PROFILE=explore`` for a longer randomized search.
@@ -378,3 +379,4 @@ def test_any_config_and_set_validate_or_fail_in_one_line(
     if result.exit_code == 0:
         assert "0 file(s); dry run, nothing written" in result.stdout
     _check(runner.invoke(app, ["pipelines", "validate", "-c", str(config)]), several=True)
+    _check(runner.invoke(app, ["pipelines", "show", "-c", str(config), "--", name]))
