@@ -7,7 +7,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, quote
 
 if TYPE_CHECKING:
     import torch
@@ -42,18 +42,18 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     if spec == "cuda" or spec.startswith("cuda:"):
         index_text = spec.partition(":")[2]
         if index_text and not index_text.isdigit():
-            raise ConfigError(f"device {spec!r} is not valid: use {DEVICE_HELP}")
+            raise ConfigError(f"device {quote(spec, 40)} is not valid: use {DEVICE_HELP}")
         if not torch.cuda.is_available():
             raise ConfigError(
-                f"device {spec!r} was asked for but CUDA is not available on this machine: "
+                f"device {quote(spec, 40)} was asked for but CUDA is not available on this machine: "
                 "use --device cpu or --device auto"
             )
         index = int(index_text) if index_text else torch.cuda.current_device()
         count = torch.cuda.device_count()
         if index >= count:
-            raise ConfigError(f"device {spec!r} does not exist: this machine has {count} CUDA device(s)")
+            raise ConfigError(f"device {quote(spec, 40)} does not exist: this machine has {count} CUDA device(s)")
         return torch.device("cuda", index)
-    raise ConfigError(f"device {spec!r} is not valid: use {DEVICE_HELP}")
+    raise ConfigError(f"device {quote(spec, 40)} is not valid: use {DEVICE_HELP}")
 
 
 def compute_dtype(
@@ -86,7 +86,7 @@ def compute_dtype(
             raise ConfigError("this model does not support bf16: use precision fp16, fp32 or auto")
         return torch.bfloat16
     if precision != "auto":
-        raise ConfigError(f"precision {precision!r} is not valid: use auto, fp32, fp16 or bf16")
+        raise ConfigError(f"precision {quote(precision, 40)} is not valid: use auto, fp32, fp16 or bf16")
     if fp16:
         return torch.float16
     if bf16 and torch.cuda.is_bf16_supported():

@@ -17,9 +17,11 @@ __all__ = ["Stage", "StageParams", "TargetLongSide", "TargetScale", "TargetSize"
 
 
 class StageParams(BaseModel):
-    """Base of every stage's parameter model: unknown parameters are errors, values are frozen."""
+    """Base of every stage's parameter model: unknown parameters are errors, values are frozen, and
+    no float parameter takes NaN or infinity (YAML's ``.nan``, ``.inf``, ``1e999``): none means
+    anything as a stage setting, and each would pass a one-sided bound such as ``gt=0``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_size(size: tuple[int, int] | None) -> tuple[int, int] | None:
