@@ -134,7 +134,8 @@ class OutputSpec(BaseModel):
 
         fmt = self.format_for(source)
         quality = self.quality if self.quality is not None else DEFAULT_QUALITY.get(fmt)
-        options = {"format": fmt if self.format == "same" else self.format, "quality": quality, "lossless": self.lossless}
+        name = fmt if self.format == "same" else self.format
+        options: dict[str, Any] = {"format": name, "quality": quality, "lossless": self.lossless}
         if fmt == "PNG":
             from .io import PNG_COMPRESS_LEVEL
 

@@ -1,10 +1,11 @@
 """Build PNG metadata chunks and splice them into an encoded PNG byte stream.
 
 enhance's PNG encoders (libvips, OpenCV; :mod:`.pngwrite`) write pixels only. These few functions
-add what enhance carries (ICC profile, EXIF, text, resolution) to the bytes they produced, following the PNG specification (third edition): a chunk is
-``length | type | data | CRC-32(type + data)``; ``iCCP``, ``eXIf`` and ``pHYs`` must come before
-the first ``IDAT``, so everything goes right after ``IHDR``. Written by hand because no
-well-kept library does this for bytes another encoder made; Pillow reads the result back.
+add what enhance carries (ICC profile, EXIF, text, resolution) to the bytes they produced,
+following the PNG specification (third edition): a chunk is ``length | type | data |
+CRC-32(type + data)``; ``iCCP``, ``eXIf`` and ``pHYs`` must come before the first ``IDAT``, so
+everything goes right after ``IHDR``. Written by hand because no well-kept library does this for
+bytes another encoder made; Pillow reads the result back.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["codes8", "entropy", "png_bpp", "png_bpp_codes", "png_bpp_of_png"]
 
+
 def entropy(x: Image | torch.Tensor) -> float:
     """Shannon entropy, in bits, of the 256-bin histogram of 8-bit full-range luma (0 to 8)."""
     import torch

@@ -18,7 +18,9 @@ from enhance.io.metadata import XMP_KEY, png_text
 from enhance.io.pngchunks import insert_chunks, iter_chunks, metadata_chunks
 from tests.io.test_io import assert_metadata_kept, png_with_metadata, random_u8, random_u16, srgb_icc
 
-XMP = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>'
+XMP = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>'
+)
 
 
 @pytest.fixture
