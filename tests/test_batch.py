@@ -283,18 +283,18 @@ def test_decode_and_encode_run_on_worker_threads(tmp_path: Path, monkeypatch: py
     import enhance.io as io
 
     seen: dict[str, set[str]] = {"decode": set(), "encode": set()}
-    real_decode, real_encode = io.decode, io.encode
+    real_decode, real_encode = io.decode, io.encode_bytes
 
     def decode(path, *a, **k):
         seen["decode"].add(threading.current_thread().name)
         return real_decode(path, *a, **k)
 
-    def encode(raster, path, *a, **k):
+    def encode(raster, *a, **k):
         seen["encode"].add(threading.current_thread().name)
-        return real_encode(raster, path, *a, **k)
+        return real_encode(raster, *a, **k)
 
     monkeypatch.setattr(io, "decode", decode)
-    monkeypatch.setattr(io, "encode", encode)
+    monkeypatch.setattr(io, "encode_bytes", encode)  # what a run's write encodes with
     make_images(tmp_path / "in", 3)
     run_batch(resize_pipeline(), [tmp_path / "in"], tmp_path / "out", jobs=2)
     assert seen["decode"] and all(n.startswith("enhance-decode") for n in seen["decode"])

@@ -19,7 +19,15 @@ from enhance.manifest import MANIFEST_NAME
 from enhance.pipeline import Pipeline
 from enhance.runfolder import BatchResult, RunFolder
 from enhance.stages.resize import Resize
-from enhance.work import compute, done_record, failed_record, read_input, write_output, written
+from enhance.work import (
+    compute,
+    done_record,
+    failed_record,
+    finish_host_work,
+    read_input,
+    write_output,
+    written,
+)
 
 from .conftest import ROOT
 from .test_batch import _Explode, _FakeScore, make_images
@@ -44,14 +52,16 @@ def loop_runner(pipeline: Pipeline, inputs: list[Path], out: Path) -> BatchResul
             record = done_record(
                 job, raster, computed, read_seconds=read_seconds, replaces_unrecorded=folder.replaces_unrecorded(job)
             )
-            folder.add(written(record, *write_output(job, computed.raster, pipeline)))
+            seconds, file_stamp = write_output(job, computed.raster, pipeline, computed.host_work)
+            folder.add(written(finish_host_work(record, computed.host_work), seconds, file_stamp))
     return folder.result
 
 
 def comparable(out: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """manifest.json without what differs between two runs into two folders: times, stamps, the folder."""
+    """manifest.json without what differs between two runs into two folders: times (the run's
+    profile too, which only the local runner measures), stamps, the folder."""
     data = json.loads((out / MANIFEST_NAME).read_text())
-    header = {k: v for k, v in data.items() if k not in ("files", "started", "finished")}
+    header = {k: v for k, v in data.items() if k not in ("files", "started", "finished", "profile")}
     files = []
     for record in data["files"]:
         record = {k: v for k, v in record.items() if k not in ("timings", "written")}
