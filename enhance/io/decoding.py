@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ from ..credentials.detect import container_of, find_credentials
 from ..errors import InputError, first_line
 from ..image import Image, Metadata, Raster, to_image
 from .formats import READABLE
-from .metadata import XMP_KEY, file_metadata, meta_from_pil, orientation
+from .metadata import XMP_KEY, exif_problem, file_metadata, meta_from_pil, orientation
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,6 +37,7 @@ __all__ = ["MAX_PIXELS", "decode", "raster_from_pil", "read"]
 #: largest image decoded, in pixels (16384 x 16384): a guard against decompression bombs
 MAX_PIXELS = 2**28
 _PILLOW_DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+_PILLOW_EXIF_WARNINGS = r"(Corrupt EXIF data|Tag data larger than file|Possibly corrupt EXIF)"
 _READS = "enhance reads PNG, JPEG, WebP, TIFF, AVIF, JPEG XL and GIF"
 
 
@@ -105,6 +107,9 @@ def _configure_pillow() -> None:
     # MAX_PIXELS check; lift it to that limit unless the embedding program chose its own value.
     if PIL.Image.MAX_IMAGE_PIXELS == _PILLOW_DEFAULT_MAX_PIXELS:
         PIL.Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    # Pillow warns on stderr about EXIF it cannot walk (reading a JPEG's resolution from it, at
+    # open); enhance checks the EXIF itself and says what it dropped in the file's record
+    warnings.filterwarnings("ignore", _PILLOW_EXIF_WARNINGS, UserWarning, r"PIL\.TiffImagePlugin")
 
 
 def _too_large(name: str, size: str) -> InputError:
@@ -180,16 +185,20 @@ def _corrupt_data(name: str) -> Iterator[None]:
 
 def _decode_opened(im: PIL.Image.Image, data: bytes, path: Path, name: str) -> Raster:
     import numpy as np
+    import PIL.Image
 
     fmt = READABLE[im.format or ""]
     with _corrupt_data(name):
+        if fmt != "TIFF":
+            im.load()  # a PNG's eXIf chunk may follow the pixels: have it before the EXIF is checked
+        exif_dropped = _drop_unsound_exif(im)
         # TIFF decoders apply the orientation themselves and drop the tag: note it before loading
-        orientation_in_file = orientation(im.getexif())
+        orientation_in_file = 1 if exif_dropped else orientation(im.getexif())
         frames = int(getattr(im, "n_frames", 1) or 1)  # counting frames may seek: back to the first
         if frames > 1:
             im.seek(0)
         im.load()
-        exif = im.getexif()
+        exif = PIL.Image.Exif() if exif_dropped else im.getexif()  # not what Pillow made of the bad bytes
     remaining = orientation(exif)  # what the pixels still need (Pillow applied the rest)
     try:
         converted, profile_applies = _normalise_mode(im)
@@ -214,9 +223,21 @@ def _decode_opened(im: PIL.Image.Image, data: bytes, path: Path, name: str) -> R
     meta.bit_depth = 16 if array.dtype == np.uint16 else 8
     if not profile_applies:
         meta.icc_profile = None
+    if exif_dropped:
+        meta.warnings.append(exif_dropped)
     if frames > 1:
         meta.warnings.append(f"animated {fmt} ({frames} frames): only the first frame was processed")
     return Raster(array, meta)
+
+
+def _drop_unsound_exif(im: PIL.Image.Image) -> str | None:
+    """Remove EXIF whose structure does not hold (:func:`~.metadata.exif_problem`) before Pillow
+    reads it, so it reaches no output; returns the warning for the record, or None."""
+    problem = exif_problem(im.info.get("exif"))
+    if problem is None:
+        return None
+    del im.info["exif"]
+    return f"EXIF dropped, it does not parse ({problem}): the output carries none"
 
 
 def _load_jxl_plugin(name: str) -> None:
