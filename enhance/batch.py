@@ -162,7 +162,7 @@ class LocalScheduler:
     ) -> None:
         """Hand the decoder jobs until ``window`` reads are pending or none is left."""
         while len(reads) < self.window and (job := next(pending, None)) is not None:
-            reads.append((job, decoder.submit(read_input, job)))
+            reads.append((job, decoder.submit(read_input, job, self.pipeline)))
 
     def _compute(self, job: Job, read: Future[tuple[Raster, float]]) -> tuple[Raster, dict[str, Any]] | None:
         """Compute one decoded job; returns what to write and its record, or None when the file

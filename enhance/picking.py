@@ -327,10 +327,13 @@ def _pick_locked(
     """:func:`pick_best` from step 2, once ``out_dir`` is held."""
     import torch
 
+    from .devices import memory_limit
     from .discovery import discover
     from .files import remove_stale_temps
     from .io import read
-    from .metrics.registry import compute
+    from .metrics.registry import check_scorable, compute
+
+    limit = memory_limit()
 
     root = out_dir.resolve()
     remove_stale_temps(out_dir)
@@ -352,6 +355,7 @@ def _pick_locked(
         for path, relative in members:
             record = new_record(path, relative)
             try:
+                check_scorable(path, limit)
                 with torch.no_grad():
                     image = read(path, target)
                     scored = compute(ranking.metrics, image)

@@ -122,6 +122,7 @@ PUBLIC: dict[str, list[str]] = {
     "enhance.io": [
         "DEFAULT_QUALITY",
         "EIGHT_BIT_ONLY",
+        "Header",
         "MAX_PIXELS",
         "PNG_COMPRESS_LEVEL",
         "SUPPORTED_SUFFIXES",
@@ -136,6 +137,7 @@ PUBLIC: dict[str, list[str]] = {
         "format_for_suffix",
         "jxl_available",
         "pil_from_raster",
+        "probe",
         "raster_from_pil",
         "read",
         "remove_stale_temps",
@@ -149,8 +151,12 @@ PUBLIC: dict[str, list[str]] = {
         "EnhanceError",
         "ImageFormatError",
         "InputError",
+        "MAX_MESSAGE",
         "StageUnavailableError",
         "first_line",
+        "printable",
+        "quote",
+        "shorten",
     ],
     "enhance.convert": [
         "ACCEPTED",
