@@ -315,7 +315,7 @@ def pick_best(
             copied).
     """
     from .devices import resolve_device
-    from .files import lock_folder
+    from .files import check_path, lock_folder
 
     # 1. the options
     if top < 1:
@@ -324,6 +324,7 @@ def pick_best(
     for name, weight in ranking.weights.items():
         check_weight(f"{name}={weight}", weight)
     out_dir = Path(out_dir)
+    check_path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"-o {out_dir}: exists and is not a folder; choose another -o")
     target = resolve_device(device)
