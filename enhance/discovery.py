@@ -83,7 +83,9 @@ def discover(
             relative = path.relative_to(item)
             if any(part.startswith(".") for part in relative.parts) or is_temp_name(path.name):
                 continue
-            if path.suffix.lower() not in suffixes or not path.is_file():
+            # a FIFO, socket or device named like an image is an input that fails in one line (so
+            # the manifest accounts for it); folders and dangling or looping links are no input
+            if path.suffix.lower() not in suffixes or path.is_dir() or not path.exists():
                 continue
             resolved = path.resolve()
             if resolved in skip or (nested_out is not None and _under(path, resolved, nested_out)):

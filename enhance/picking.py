@@ -385,6 +385,7 @@ def _pick_locked(
                 check_scorable(path, limit)
                 with torch.no_grad():
                     image = read(path, target)
+                    record["warnings"].extend(image.meta.warnings)  # what reading changed
                     scored = compute(ranking.metrics, image)
                 finite = {n: v if math.isfinite(v) else None for n, v in scored.items()}  # inf ranks nothing
                 record["size"]["input"] = list(image.size)

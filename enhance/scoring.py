@@ -108,8 +108,10 @@ def _score_one(
     target: Any,
     crop_border: int,
     limit: MemoryLimit,
+    read_notes: list[str],
 ) -> dict[str, dict[str, float | None]]:
-    """The scores of one file (and its reference); metric failures become warnings in ``record``.
+    """The scores of one file (and its reference); metric failures become warnings in ``record``,
+    what reading the file changed goes to ``read_notes``.
 
     Raises:
         InputError: the file or its reference cannot be read, or they differ in size while
@@ -126,6 +128,7 @@ def _score_one(
         check_scorable(ref_path, limit)
     with torch.no_grad():
         image = read(path, target)
+        read_notes.extend(image.meta.warnings)
         record["size"]["input"] = list(image.size)
         after = compute_each(plain, image, label="after", warn=warnings.append)
         scores = {n: {"before": None, "after": v, "delta": None} for n, v in after.items()}
@@ -229,10 +232,14 @@ def _score_files(
         t0 = time.perf_counter()
         try:
             ref_path = references.find(relative) if references is not None else None
-            record["results"]["scores"] = _score_one(path, ref_path, plain, full, record, target, crop_border, limit)
+            read_notes: list[str] = []
+            record["results"]["scores"] = _score_one(
+                path, ref_path, plain, full, record, target, crop_border, limit, read_notes
+            )
             attempts = len(plain) * (1 if ref_path is None else 2) + (len(full) if ref_path is not None else 0)
             if attempts and len(record["warnings"]) >= attempts:
                 raise InputError(f"no metric could be computed ({'; '.join(record['warnings'])})")
+            record["warnings"][:0] = read_notes  # what reading changed (EXIF dropped...), not a metric's failure
         except (EnhanceError, ValueError) as exc:
             record.update(status="failed", error=failure_message(exc, path, relative))
         for warning in record["warnings"] if record["status"] == "done" else ():
