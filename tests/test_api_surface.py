@@ -173,6 +173,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "enhance.files": [
         "DEFAULT_NAME_MAX",
+        "DEFAULT_PATH_MAX",
         "FolderLock",
         "LOCK_NAME",
         "TEMP_MARKER",
@@ -180,10 +181,12 @@ PUBLIC: dict[str, list[str]] = {
         "atomic_symlink",
         "atomic_write_bytes",
         "atomic_write_text",
+        "check_path",
         "is_temp_name",
         "lock_folder",
         "name_bytes",
         "name_max",
+        "path_max",
         "remove_stale_temps",
     ],
     "enhance.image": [
