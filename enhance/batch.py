@@ -207,7 +207,7 @@ class LocalScheduler:
     ) -> None:
         """Hand the decoder jobs until ``window`` reads are pending or none is left."""
         while len(reads) < self.window and (job := next(pending, None)) is not None:
-            reads.append((job, decoder.submit(read_input, job)))
+            reads.append((job, decoder.submit(read_input, job, self.pipeline)))
 
     def _compute(self, job: Job, read: Future[tuple[Raster, float]]) -> tuple[Raster, dict[str, Any], Computed] | None:
         """Compute one decoded job; returns what to write, its record and the computed result, or

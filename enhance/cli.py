@@ -21,6 +21,11 @@ __all__ = ["app", "fail", "interruptible", "main", "terminate_like_interrupt", "
 app = typer.Typer(
     name="enhance",
     help="Restore detail in AI-generated images: deband, resize, super-resolve and score, on whole folders.",
+    epilog=(
+        "Exit codes: 0 every file done (or skipped as already done); 1 some files failed (each said in one "
+        "line, the others done); 2 bad usage or configuration, before any image is read; 130 interrupted "
+        "(Ctrl-C or SIGTERM: finished outputs and their records are kept, a rerun resumes)."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

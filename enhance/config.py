@@ -107,6 +107,8 @@ class OutputSpec(BaseModel):
             raise ValueError(f"bit_depth 16 needs format png or tiff; {self.format} holds 8 bits only here")
         if any(sep in self.suffix for sep in ("/", "\\")) or self.suffix in (".", ".."):
             raise ValueError(f"suffix {quote(self.suffix)} must not contain a path separator")
+        if "\x00" in self.suffix:
+            raise ValueError(f"suffix {quote(self.suffix)} must not contain a NUL byte (no file name can)")
         if self.format == "jxl":
             from .io import jxl_available
 

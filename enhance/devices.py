@@ -4,7 +4,9 @@ memory is free there, and whether an error means it ran out."""
 from __future__ import annotations
 
 import os
+import re
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, quote
@@ -17,6 +19,10 @@ __all__ = [
     "compute_dtype",
     "DEVICE_HELP",
     "available_memory",
+    "MEMORY_LIMIT_ENV",
+    "MemoryLimit",
+    "format_bytes",
+    "memory_limit",
     "is_out_of_memory",
     "release_memory",
     "synchronize",
@@ -149,9 +155,9 @@ def synchronize(device: Any) -> None:
     torch.cuda.synchronize(device)
 
 
-def available_memory(device: torch.device) -> int:
+def available_memory(device: torch.device | str) -> int:
     """Bytes that may be allocated on ``device`` now (free CUDA memory, or available RAM)."""
-    if device.type == "cuda":
+    if getattr(device, "type", str(device).partition(":")[0]) == "cuda":
         import torch
 
         free, _total = torch.cuda.mem_get_info(device)
@@ -169,3 +175,55 @@ def available_memory(device: torch.device) -> int:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return 4 << 30
+
+
+#: the environment variable that sets the memory a file may need (``12G``, ``800M``, bytes)
+MEMORY_LIMIT_ENV = "ENHANCE_MEMORY_LIMIT"
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+@dataclass(frozen=True)
+class MemoryLimit:
+    """The most memory one file's work may need, and where that figure came from (for messages)."""
+
+    bytes: int
+    source: str
+
+    def refusal(self, subject: str, need: int) -> str | None:
+        """One line refusing ``subject`` (``"photo.png: a 16000x16000 image"``) when ``need``
+        bytes are over the limit; None when they fit."""
+        if need <= self.bytes:
+            return None
+        return (
+            f"{subject} needs about {format_bytes(need)} of memory, over the limit of "
+            f"{format_bytes(self.bytes)} ({self.source}); downscale it, or raise the limit, "
+            f"e.g. {MEMORY_LIMIT_ENV}={-(-need // _UNITS['G'])}G"
+        )
+
+
+def format_bytes(count: int) -> str:
+    """``count`` bytes for a person: ``7.7 GB``, ``512 MB`` (binary multiples)."""
+    for unit in ("T", "G", "M", "K"):
+        if count >= _UNITS[unit]:
+            return f"{count / _UNITS[unit]:.1f} {unit}B"
+    return f"{count} bytes"
+
+
+def memory_limit() -> MemoryLimit:
+    """The memory one file's work may need: ``ENHANCE_MEMORY_LIMIT`` when set, else half the
+    memory available now (the other half for the images decoded ahead and encoded behind, and
+    for the rest of the machine). Decided once, before any image is read.
+
+    Raises:
+        ConfigError: ``ENHANCE_MEMORY_LIMIT`` is not a size.
+    """
+    value = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if not value:
+        available = available_memory("cpu")
+        return MemoryLimit(available // 2, f"half the {format_bytes(available)} of memory available")
+    match = re.fullmatch(r"(\d{1,15})\s*([KMGT]?)i?B?", value, re.IGNORECASE)
+    if match is None or int(match[1]) == 0:
+        raise ConfigError(
+            f"{MEMORY_LIMIT_ENV}={quote(value, 40)} is not a size; give bytes or a number with K, M, G or T (e.g. 12G)"
+        )
+    return MemoryLimit(int(match[1]) * _UNITS[match[2].upper()], f"{MEMORY_LIMIT_ENV}={value}")

@@ -16,6 +16,7 @@ inputs, but only those a record still vouches for (:func:`vouches_for_output`).
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,9 @@ def discover(
             relative = path.relative_to(item)
             if any(part.startswith(".") for part in relative.parts) or is_temp_name(path.name):
                 continue
-            if path.suffix.lower() not in suffixes or not path.is_file():
+            # a FIFO, socket or device named like an image is an input that fails in one line (so
+            # the manifest accounts for it); folders and dangling or looping links are no input
+            if path.suffix.lower() not in suffixes or path.is_dir() or not path.exists():
                 continue
             resolved = path.resolve()
             if resolved in skip or (nested_out is not None and _under(path, resolved, nested_out)):
@@ -119,6 +122,7 @@ def plan_jobs(found: Iterable[tuple[Path, Path]], out_dir: Path, output: OutputS
         folder = root / relative.parent
         limit = limits.setdefault(folder, name_max(folder))
         _check_name_length(source, name, limit, output)
+        _check_path_length(source, root / relative.parent / name)
         destination = (root / relative.parent / name).resolve()
         if not destination.is_relative_to(root):
             raise ConfigError(f"{source}: its output {destination} would fall outside {root}")
@@ -145,6 +149,18 @@ def _check_name_length(source: Path, name: str, limit: int, output: OutputSpec) 
         )
         raise ConfigError(
             f"{source}: its output name {name} would be {size} bytes, over the file system's limit of {limit}; {fix}"
+        )
+
+
+def _check_path_length(source: Path, destination: Path) -> None:
+    """Refuse, at planning, an output path longer than the system's PATH_MAX."""
+    from .files import path_max
+
+    size, limit = len(os.fsencode(destination)), path_max()
+    if size >= limit:
+        raise ConfigError(
+            f"{source}: its output path would be {size} bytes, over the system's limit of {limit - 1}; "
+            "choose a shorter -o"
         )
 
 

@@ -43,6 +43,9 @@ __all__ = [
     "TEMP_MARKER",
     "LOCK_NAME",
     "DEFAULT_NAME_MAX",
+    "DEFAULT_PATH_MAX",
+    "check_path",
+    "path_max",
     "FolderLock",
     "atomic_output",
     "atomic_symlink",
@@ -61,6 +64,8 @@ TEMP_MARKER = ".enhance-tmp"
 LOCK_NAME = ".enhance.lock"
 #: the longest file name in bytes where the file system does not say (Linux, macOS, Windows: 255)
 DEFAULT_NAME_MAX = 255
+#: PATH_MAX where the system cannot say (Linux's)
+DEFAULT_PATH_MAX = 4096
 
 _TEMP_NAME = re.compile(re.escape(TEMP_MARKER) + r"-[0-9a-f]{32}(?:\.[A-Za-z0-9]{1,16})?")
 _TEMP_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,16}")
@@ -263,8 +268,41 @@ def _key(folder: Path) -> Path:
     return Path(os.path.realpath(folder))
 
 
+def path_max() -> int:
+    """The longest path the system takes, in bytes with the final NUL (PATH_MAX; 4096 where it
+    cannot tell)."""
+    try:
+        return int(os.pathconf("/", "PC_PATH_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return DEFAULT_PATH_MAX
+
+
+def check_path(folder: Path, flag: str = "-o") -> None:
+    """Refuse a path past PATH_MAX or with a component past NAME_MAX, in one line, before any use
+    (the system's own error would come later, and as an internal error).
+
+    Raises:
+        ConfigError: the path or one of its names is too long, or holds a NUL byte.
+    """
+    raw = os.fsencode(os.path.abspath(folder)) if "\x00" not in str(folder) else None
+    if raw is None:
+        raise ConfigError(f"{flag} {folder}: a path cannot hold a NUL byte; choose another {flag}")
+    if len(raw) >= path_max():
+        raise ConfigError(
+            f"{flag} {folder}: the path is {len(raw)} bytes, over the system's limit of {path_max() - 1}; "
+            f"choose a shorter {flag}"
+        )
+    longest = max(raw.split(b"/"), key=len)
+    if len(longest) > DEFAULT_NAME_MAX:
+        raise ConfigError(
+            f"{flag} {folder}: a name in the path is {len(longest)} bytes, over the file system's limit of "
+            f"{DEFAULT_NAME_MAX}; choose another {flag}"
+        )
+
+
 def _make_folders(folder: Path) -> list[Path]:
     """Create ``folder`` and its missing parents; return those created (outermost first)."""
+    check_path(folder)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"-o {folder}: exists and is not a folder; choose another -o")
     missing = [p for p in (folder, *folder.parents) if not p.exists()]
@@ -343,6 +381,8 @@ def lock_folder(folder: str | os.PathLike[str], command: str = "enhance") -> Fol
             data = (json.dumps(info, ensure_ascii=True) + "\n").encode("ascii")
             os.ftruncate(fd, 0)
             os.write(fd, data)
+            # a probe: the lock file may predate a folder made read-only or immutable since
+            os.unlink(_new_temp(folder))
         except OSError as exc:
             raise _unwritable(folder, exc) from None
     except BaseException:

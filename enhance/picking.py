@@ -20,12 +20,15 @@ import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import ConfigError, EnhanceError, InputError
+from .errors import ConfigError, EnhanceError, InputError, quote
 from .events import EventSink, FileFinished, FilesPlanned, Notice, emitter
 from .manifest import build_manifest, failure_message, new_record, now
 from .metrics.ranking import Ranking, check_weight, rank_scores
+
+if TYPE_CHECKING:
+    import regex
 
 __all__ = ["GroupBy", "group_candidates", "pick_best"]
 
@@ -37,22 +40,45 @@ def _safe_name(text: str) -> str:
     return cleaned or "group"
 
 
-def _group_regex(group_by: str, pattern: str | None) -> re.Pattern[str] | None:
-    """The compiled ``--pattern`` (None when grouping by folder).
+#: seconds one ``--pattern`` search may take on one name: a pattern that backtracks
+#: catastrophically (``(a|aa)+$``) on a name made to trigger it stops instead of hanging the run
+PATTERN_TIMEOUT = 0.2
+
+
+def _group_regex(group_by: str, pattern: str | None) -> regex.Pattern[str] | None:
+    """The compiled ``--pattern`` (None when grouping by folder), in the ``regex`` package (the
+    syntax of ``re``, plus a timeout on each search, which ``re`` lacks).
 
     Raises:
         ConfigError: an unknown ``group_by``, or ``pattern`` missing or not a valid regular expression.
     """
-    if group_by == "folder":
-        return None
-    if group_by != "pattern":
+    import regex
+
+    if group_by not in ("folder", "pattern"):
         raise ConfigError(f"--group-by must be folder or pattern, got {group_by!r}")
+    if group_by != "pattern":
+        return None
     if not pattern:
         raise ConfigError("--group-by pattern needs --pattern REGEX, e.g. '(.+)_seed\\d+'")
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ConfigError(f"--pattern {pattern!r} is not a valid regular expression: {exc}") from None
+        return regex.compile(pattern)
+    except (regex.error, ValueError, OverflowError) as exc:
+        raise ConfigError(f"--pattern {quote(pattern)} is not a valid regular expression: {exc}") from None
+
+
+def _search(compiled: regex.Pattern[str], name: str) -> regex.Match[str] | None:
+    """``compiled`` searched in ``name`` within :data:`PATTERN_TIMEOUT` seconds.
+
+    Raises:
+        ConfigError: the search took longer (before any file is copied).
+    """
+    try:
+        return compiled.search(name, timeout=PATTERN_TIMEOUT)
+    except TimeoutError:
+        raise ConfigError(
+            f"--pattern {quote(compiled.pattern)} took over {PATTERN_TIMEOUT} s on the name {quote(name)} "
+            "(it backtracks without end on such names); write it without nested or overlapping repeats"
+        ) from None
 
 
 def group_candidates(
@@ -73,7 +99,7 @@ def group_candidates(
     regex = _group_regex(group_by, pattern)
     for path, relative in found:
         if regex is not None:
-            match = regex.search(path.stem)
+            match = _search(regex, path.stem)
             if match is None:
                 unmatched.append((path, relative))
                 continue
@@ -289,7 +315,7 @@ def pick_best(
             copied).
     """
     from .devices import resolve_device
-    from .files import lock_folder
+    from .files import check_path, lock_folder
 
     # 1. the options
     if top < 1:
@@ -298,6 +324,7 @@ def pick_best(
     for name, weight in ranking.weights.items():
         check_weight(f"{name}={weight}", weight)
     out_dir = Path(out_dir)
+    check_path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"-o {out_dir}: exists and is not a folder; choose another -o")
     target = resolve_device(device)
@@ -327,10 +354,13 @@ def _pick_locked(
     """:func:`pick_best` from step 2, once ``out_dir`` is held."""
     import torch
 
+    from .devices import memory_limit
     from .discovery import discover
     from .files import remove_stale_temps
     from .io import read
-    from .metrics.registry import compute
+    from .metrics.registry import check_scorable, compute
+
+    limit = memory_limit()
 
     root = out_dir.resolve()
     remove_stale_temps(out_dir)
@@ -352,8 +382,10 @@ def _pick_locked(
         for path, relative in members:
             record = new_record(path, relative)
             try:
+                check_scorable(path, limit)
                 with torch.no_grad():
                     image = read(path, target)
+                    record["warnings"].extend(image.meta.warnings)  # what reading changed
                     scored = compute(ranking.metrics, image)
                 finite = {n: v if math.isfinite(v) else None for n, v in scored.items()}  # inf ranks nothing
                 record["size"]["input"] = list(image.size)

@@ -17,13 +17,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .config import DEFAULT_PIPELINE, OutputSpec, PipelineSpec, load_pipeline_spec
 from .context import RunContext
+from .errors import InputError
 from .stages.base import Stage
 
 if TYPE_CHECKING:
     from .context import CancelLike, Progress
     from .convert import Layout
     from .credentials.signing import ContentSigner, EditAction
+    from .devices import MemoryLimit
     from .image import Image, Metadata, Raster
+    from .io import Header
 
 __all__ = ["Pipeline", "RunContext"]
 
@@ -58,6 +61,7 @@ class Pipeline:
         self.name = name
         self._context: RunContext | None = None
         self._signer: ContentSigner | None = None
+        self._memory_limit: MemoryLimit | None = None
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(s) for s in self.stages)
@@ -96,8 +100,9 @@ class Pipeline:
             ConfigError: a device that doesn't exist, a missing model, ...: nothing was processed.
         """
         if self._context is None:
-            from .devices import resolve_device
+            from .devices import memory_limit, resolve_device
 
+            self._memory_limit = memory_limit()  # a bad ENHANCE_MEMORY_LIMIT stops the run here
             context = RunContext(device=resolve_device(self.device_spec), seed=self.seed)
             for stage in self.stages:
                 stage.ensure_setup(context)
@@ -206,13 +211,62 @@ class Pipeline:
 
     def run_file(self, source: Path | str, destination: Path | str) -> RunContext:
         """Read ``source``, run the pipeline, write ``destination`` atomically with the output spec."""
-        from .io import decode
+        from .io import decode, probe
 
         source, destination = Path(source), Path(destination)
         self.signer()  # bad signing settings fail before the image is read
+        self.check_fits(probe(source))
         raster, _, ctx = self.process_raster(decode(source), path=source)
         self.write_output(raster, source, destination)
         return ctx
+
+    # -- bounds, decided from a file's header before it is decoded ----------------------------------
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """The ``(height, width)`` of this pipeline's output for an input of this size."""
+        self.setup()  # a model's scale is known once it is loaded
+        for stage in self.stages:
+            height, width = stage.output_size(height, width)
+        return height, width
+
+    def memory_needed(self, header: Header) -> int:
+        """Peak bytes of running and writing the file ``header`` describes, beyond its decode
+        (:attr:`Header.decode_bytes <enhance.io.Header.decode_bytes>`): the largest stage's float
+        copies (its :attr:`~enhance.stages.base.Stage.memory_factor`, the held input included)
+        and the output raster with its encoded bytes. An estimate from CPU measurements, meant
+        to be a little over."""
+        height, width = header.height, header.width
+        work = header.float_bytes()
+        for stage in self.stages:
+            out_h, out_w = stage.output_size(height, width)
+            larger = max(header.float_bytes(height, width), header.float_bytes(out_h, out_w))
+            work = max(work, int(stage.memory_factor * larger))
+            height, width = out_h, out_w
+        out_raster = header.float_bytes(height, width) // 4 * header.sample_bytes
+        return work + 3 * out_raster
+
+    def check_fits(self, header: Header, limit: MemoryLimit | None = None) -> None:
+        """Refuse, before decoding, a file whose output would be larger than enhance reads
+        (:data:`~enhance.io.MAX_PIXELS`) or whose work would need more memory than ``limit``
+        (default: :func:`~enhance.devices.memory_limit`, decided at :meth:`setup`).
+
+        Raises:
+            InputError: one line naming the file, the size or memory needed, the limit and what to do.
+        """
+        from .devices import memory_limit
+        from .io import MAX_PIXELS
+
+        self.setup()
+        out_h, out_w = self.output_size(header.height, header.width)
+        if out_h * out_w > MAX_PIXELS:
+            raise InputError(
+                f"{header.path}: a {header.width}x{header.height} image would become {out_w}x{out_h} = "
+                f"{out_w * out_h:,} pixels through this pipeline, over enhance's limit of {MAX_PIXELS:,} "
+                "(2**28, the largest image it reads back); lower the pipeline's target size or scale"
+            )
+        if limit is None:
+            limit = self._memory_limit if self._memory_limit is not None else memory_limit()
+        header.check_memory(self.memory_needed(header), limit)
 
     # -- writing, with content credentials ---------------------------------------------------------
 

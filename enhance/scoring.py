@@ -20,11 +20,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, EnhanceError, InputError
 from .events import EventSink, FileFinished, FilesPlanned, Notice, emitter
 from .manifest import build_manifest, failure_message, new_record, now
+
+if TYPE_CHECKING:
+    from .devices import MemoryLimit
 
 __all__ = ["ReferenceIndex", "default_score_metrics", "score_files"]
 
@@ -104,8 +107,11 @@ def _score_one(
     record: dict[str, Any],
     target: Any,
     crop_border: int,
+    limit: MemoryLimit,
+    read_notes: list[str],
 ) -> dict[str, dict[str, float | None]]:
-    """The scores of one file (and its reference); metric failures become warnings in ``record``.
+    """The scores of one file (and its reference); metric failures become warnings in ``record``,
+    what reading the file changed goes to ``read_notes``.
 
     Raises:
         InputError: the file or its reference cannot be read, or they differ in size while
@@ -114,11 +120,15 @@ def _score_one(
     import torch
 
     from .io import read
-    from .metrics.registry import compute_each
+    from .metrics.registry import check_scorable, compute_each
 
     warnings: list[str] = record["warnings"]
+    check_scorable(path, limit)
+    if ref_path is not None:
+        check_scorable(ref_path, limit)
     with torch.no_grad():
         image = read(path, target)
+        read_notes.extend(image.meta.warnings)
         record["size"]["input"] = list(image.size)
         after = compute_each(plain, image, label="after", warn=warnings.append)
         scores = {n: {"before": None, "after": v, "delta": None} for n, v in after.items()}
@@ -194,7 +204,7 @@ def _score_files(
     emit: EventSink,
 ) -> dict[str, Any]:
     """:func:`score_files`, with ``out_dir`` (if any) held."""
-    from .devices import resolve_device
+    from .devices import memory_limit, resolve_device
     from .discovery import discover
     from .files import remove_stale_temps
     from .metrics.registry import get_metric, validate_metrics
@@ -207,6 +217,7 @@ def _score_files(
         raise ConfigError(f"--crop-border must be 0 or more, got {crop_border}")
     references = ReferenceIndex(Path(reference)) if reference is not None else None
     target = resolve_device(device)
+    limit = memory_limit()
     found = discover(paths, recursive=recursive, pattern=pattern, exclude=exclude)
     if not found:
         raise ConfigError(f"no images found in {', '.join(map(str, paths))}")
@@ -221,10 +232,14 @@ def _score_files(
         t0 = time.perf_counter()
         try:
             ref_path = references.find(relative) if references is not None else None
-            record["results"]["scores"] = _score_one(path, ref_path, plain, full, record, target, crop_border)
+            read_notes: list[str] = []
+            record["results"]["scores"] = _score_one(
+                path, ref_path, plain, full, record, target, crop_border, limit, read_notes
+            )
             attempts = len(plain) * (1 if ref_path is None else 2) + (len(full) if ref_path is not None else 0)
             if attempts and len(record["warnings"]) >= attempts:
                 raise InputError(f"no metric could be computed ({'; '.join(record['warnings'])})")
+            record["warnings"][:0] = read_notes  # what reading changed (EXIF dropped...), not a metric's failure
         except (EnhanceError, ValueError) as exc:
             record.update(status="failed", error=failure_message(exc, path, relative))
         for warning in record["warnings"] if record["status"] == "done" else ():

@@ -72,15 +72,18 @@ class Computed:
     host_work: list[Any] = field(default_factory=list)
 
 
-def read_input(job: Job) -> tuple[Raster, float]:
-    """Decode ``job``'s input; returns the raster and the seconds it took.
+def read_input(job: Job, pipeline: Pipeline | None = None) -> tuple[Raster, float]:
+    """Decode ``job``'s input; returns the raster and the seconds it took. Given the ``pipeline``
+    it is for, the file's header is checked first against its bounds (:meth:`Pipeline.check_fits`).
 
     Raises:
-        InputError: the file cannot be used (one line naming it).
+        InputError: the file cannot be used, or would not fit (one line naming it).
     """
     from . import io  # looked up at each call, so a codec swapped in enhance.io is the one used
 
     t0 = time.perf_counter()
+    if pipeline is not None:
+        pipeline.check_fits(io.probe(job.source))
     raster = io.decode(job.source)
     return raster, time.perf_counter() - t0
 

@@ -122,6 +122,7 @@ PUBLIC: dict[str, list[str]] = {
     "enhance.io": [
         "DEFAULT_QUALITY",
         "EIGHT_BIT_ONLY",
+        "Header",
         "MAX_PIXELS",
         "PNG_COMPRESS_LEVEL",
         "SUPPORTED_SUFFIXES",
@@ -136,6 +137,7 @@ PUBLIC: dict[str, list[str]] = {
         "format_for_suffix",
         "jxl_available",
         "pil_from_raster",
+        "probe",
         "raster_from_pil",
         "read",
         "remove_stale_temps",
@@ -171,6 +173,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "enhance.files": [
         "DEFAULT_NAME_MAX",
+        "DEFAULT_PATH_MAX",
         "FolderLock",
         "LOCK_NAME",
         "TEMP_MARKER",
@@ -178,10 +181,12 @@ PUBLIC: dict[str, list[str]] = {
         "atomic_symlink",
         "atomic_write_bytes",
         "atomic_write_text",
+        "check_path",
         "is_temp_name",
         "lock_folder",
         "name_bytes",
         "name_max",
+        "path_max",
         "remove_stale_temps",
     ],
     "enhance.image": [

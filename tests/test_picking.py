@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from enhance.errors import ConfigError
 from enhance.events import FileFinished, FilesPlanned
 from enhance.metrics.ranking import ranking_for
 from enhance.picking import pick_best
@@ -32,3 +33,16 @@ def test_pick_best_reports_each_file_once_when_its_record_is_final_and_prints_no
     picked = [e.record for e in finished if e.record["results"].get("pick", {}).get("picked")]
     assert [r["relative"] for r in picked] == ["p/a.png"] and (tmp_path / "best" / "p" / "a.png").is_file()
     assert capfd.readouterr() == ("", "")
+
+
+def test_a_pattern_that_backtracks_without_end_on_a_hostile_name_stops_in_one_line(tmp_path: Path) -> None:
+    """``(a|aa)+$`` on 40 a's and a '!' takes minutes in ``re`` (doubling every ~1.5 characters);
+    the search is bounded, and the run stops as a usage error before anything is copied."""
+    from enhance.picking import group_candidates
+
+    hostile = tmp_path / ("a" * 40 + "!.png")
+    found = [(hostile, Path(hostile.name)), (tmp_path / "b_1.png", Path("b_1.png"))]
+    with pytest.raises(ConfigError, match=r"--pattern '\(a\|aa\)\+\$' took over .* s on the name 'aaaa"):
+        group_candidates(found, "pattern", r"(a|aa)+$")
+    groups, unmatched = group_candidates(found[1:], "pattern", r"(\w)_\d")
+    assert list(groups) == ["b"] and not unmatched

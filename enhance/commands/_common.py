@@ -11,6 +11,8 @@ from contextlib import contextmanager, suppress
 
 import typer
 
+from ._render import echo
+
 __all__ = [
     "DEBUG_ENV",
     "EXIT_INTERRUPTED",
@@ -30,7 +32,7 @@ DEBUG_ENV = "ENHANCE_DEBUG"
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     """Print ``message`` as one line on stderr and return the Exit to raise."""
-    typer.echo(f"enhance: error: {message}", err=True)
+    echo(f"enhance: error: {message}", err=True)
     return typer.Exit(code)
 
 
@@ -74,7 +76,7 @@ def interruptible(message: str) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        typer.echo(f"enhance: {message}", err=True)
+        echo(f"enhance: {message}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 

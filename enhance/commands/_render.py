@@ -14,9 +14,18 @@ from typing import Any
 
 import typer
 
+from ..errors import printable
 from ..events import DownloadProgress, Event, FileFinished, FilesPlanned
 
-__all__ = ["Renderer"]
+__all__ = ["Renderer", "echo"]
+
+
+def echo(line: str, *, err: bool = False) -> None:
+    """Print one line that may hold names from the file system or a user's values, escaped
+    (:func:`~enhance.errors.printable`): a file named with a terminal escape sequence, another
+    control character or bytes that are not UTF-8 shows as ``\\x1b]0;...`` instead of acting on
+    the terminal. Every line the commands print about files goes through here or :meth:`Renderer.say`."""
+    typer.echo(printable(line), err=err)
 
 
 class Renderer:
@@ -49,9 +58,9 @@ class Renderer:
         """One ``enhance: <line>`` on stderr, above a live bar if there is one."""
         with self._lock:
             if self._bar is not None:
-                self._bar.console.print(f"enhance: {line}", markup=False, highlight=False, soft_wrap=True)
+                self._bar.console.print(f"enhance: {printable(line)}", markup=False, highlight=False, soft_wrap=True)
             else:
-                typer.echo(f"enhance: {line}", err=True)
+                echo(f"enhance: {line}", err=True)
 
     def close(self) -> None:
         """Take down a live bar (idempotent)."""
@@ -109,7 +118,9 @@ class Renderer:
                 columns = (*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn())
                 self._bar = Progress(*columns, console=Console(stderr=True), transient=True)
                 self._bar.start()
-            task = self._bar.add_task(f"downloading {event.name}", total=event.total)
+            from rich.markup import escape
+
+            task = self._bar.add_task(escape(f"downloading {printable(event.name)}"), total=event.total)
             self._downloads[event.name] = task
         task = self._downloads[event.name]
         self._bar.update(task, completed=event.done, total=event.total)

@@ -15,7 +15,7 @@ import typer
 from ..models.fetch import check_file, download_dir, downloads_allowed, entry_url, fetch, find_local, search_dirs
 from ..models.zoo import ZOO, get_entry
 from ._common import EXIT_SOME_FAILED, fail, user_errors
-from ._render import Renderer
+from ._render import Renderer, echo
 
 __all__ = ["models_app"]
 
@@ -50,7 +50,7 @@ def list_models(
     typer.echo("")
     typer.echo("HASH: pinned = checked against a known sha256 (sources in weights/README.md);")
     typer.echo("first-use = the first download's sha256 is recorded beside the file and checked from then on.")
-    typer.echo(f"Searched: {', '.join(str(d) for d in search_dirs())}; downloads go to {download_dir()}")
+    echo(f"Searched: {', '.join(str(d) for d in search_dirs())}; downloads go to {download_dir()}")
 
 
 @models_app.command("fetch")
@@ -74,13 +74,13 @@ def fetch_models(
                 verdict = check_file(entry, local)
                 if not verdict.ok:
                     raise fail(f"{local} is not a good copy of {entry.name} (sha256 mismatch): delete it, fetch again")
-                typer.echo(f"{entry.name}: present at {local}")
+                echo(f"{entry.name}: present at {local}")
                 continue
             if not downloads_allowed():
                 raise fail(f"{entry.name}: not downloaded: downloads are turned off (ENHANCE_OFFLINE is set)")
             with Renderer(progress=sys.stderr.isatty()) as render:
                 path = fetch(entry, dest=dest, force=force, on_event=render)
-            typer.echo(f"{entry.name}: saved to {path}")
+            echo(f"{entry.name}: saved to {path}")
 
 
 @models_app.command("verify")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ._common import interruptible, user_errors
-from ._render import Renderer
+from ._render import Renderer, echo
 
 __all__ = ["pick"]
 
@@ -63,9 +63,9 @@ def pick(
                 group, name, place = (
                     displayable(str(t)) for t in (chosen["group"], record["relative"], chosen["copied_to"])
                 )
-                typer.echo(f"{group}: {name} (rank {chosen['rank']}) → {place}")
+                echo(f"{group}: {name} (rank {chosen['rank']}) → {place}")
         s = manifest["summary"]
-        typer.echo(
+        echo(
             f"ranked by {manifest['ranking']}: {s['done']} scored, {s['skipped']} skipped, {s['failed']} failed "
             f"→ {written[-1] if written else output}",
             err=True,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ._common import interruptible, user_errors
-from ._render import Renderer
+from ._render import Renderer, echo
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -80,7 +80,7 @@ def run(
         typer.echo("\n".join(profile_lines(result.profile)), err=True)
     if not quiet:
         s = result.summary
-        typer.echo(
+        echo(
             f"{s['done']} done, {s['skipped']} skipped, {s['failed']} failed ({s['total']} files) "
             f"in {time.perf_counter() - start:.1f} s → {result.manifest_path}",
             err=True,
@@ -107,11 +107,11 @@ def _dry_run(
 
     device = resolve_device(pipe.device_spec)
     planned = collect_jobs(inputs, output, pipe.output, recursive=recursive, pattern=pattern)
-    typer.echo(f"pipeline '{pipe.name}' from {config_path}: {' → '.join(s.name for s in pipe.stages)}")
+    echo(f"pipeline '{pipe.name}' from {config_path}: {' → '.join(s.name for s in pipe.stages)}")
     typer.echo(f"device {device}; models are not loaded in a dry run (nothing downloaded)")
     for job in planned:
         state = "exists, skip" if job.destination.exists() and not overwrite else "to do"
-        typer.echo(f"  {job.source} → {job.destination} ({state})")
+        echo(f"  {job.source} → {job.destination} ({state})")
     typer.echo(f"{len(planned)} file(s); dry run, nothing written")
 
 

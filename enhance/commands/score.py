@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ._common import fail, interruptible, user_errors
-from ._render import Renderer
+from ._render import Renderer, echo
 
 __all__ = ["score"]
 
@@ -85,9 +85,9 @@ def score(
                 continue
             scores = record["results"]["scores"]
             values = "  ".join(f"{n}={_short(scores[n]['after'])}" for n in names if n in scores)
-            typer.echo(f"{displayable(record['relative'])}  {values}")
+            echo(f"{displayable(record['relative'])}  {values}")
         s = manifest["summary"]
-        typer.echo(f"{s['done']} scored, {s['failed']} failed → {written[-1] if written else output}", err=True)
+        echo(f"{s['done']} scored, {s['failed']} failed → {written[-1] if written else output}", err=True)
     raise typer.Exit(1 if manifest["summary"]["failed"] or manifest["unwritten"] else 0)
 
 

@@ -56,7 +56,7 @@ importable from here.
 from __future__ import annotations
 
 from ..files import TEMP_MARKER, atomic_output, atomic_write_bytes, remove_stale_temps
-from .decoding import MAX_PIXELS, decode, raster_from_pil, read
+from .decoding import MAX_PIXELS, Header, decode, probe, raster_from_pil, read
 from .encoding import (
     DEFAULT_QUALITY,
     PNG_COMPRESS_LEVEL,
@@ -77,7 +77,9 @@ __all__ = [
     "MAX_PIXELS",
     "TEMP_MARKER",
     "PNG_COMPRESS_LEVEL",
+    "Header",
     "decode",
+    "probe",
     "read",
     "encode",
     "encode_bytes",

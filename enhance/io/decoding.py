@@ -16,26 +16,32 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import stat
+import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from ..credentials.detect import container_of, find_credentials
 from ..errors import InputError, first_line
 from ..image import Image, Metadata, Raster, to_image
 from .formats import READABLE
-from .metadata import XMP_KEY, file_metadata, meta_from_pil, orientation
+from .metadata import XMP_KEY, exif_problem, file_metadata, meta_from_pil, orientation
 
 if TYPE_CHECKING:
     import numpy as np
     import PIL.Image
     import torch
 
-__all__ = ["MAX_PIXELS", "decode", "raster_from_pil", "read"]
+    from ..devices import MemoryLimit
+
+__all__ = ["MAX_PIXELS", "Header", "decode", "probe", "raster_from_pil", "read"]
 
 #: largest image decoded, in pixels (16384 x 16384): a guard against decompression bombs
 MAX_PIXELS = 2**28
 _PILLOW_DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+_PILLOW_EXIF_WARNINGS = r"(Corrupt EXIF data|Tag data larger than file|Possibly corrupt EXIF)"
 _READS = "enhance reads PNG, JPEG, WebP, TIFF, AVIF, JPEG XL and GIF"
 
 
@@ -82,9 +88,19 @@ def _note_credentials(meta: Metadata, data: bytes) -> None:
         meta.content_credentials = summarize(data, found)
 
 
-def _read_bytes(path: Path, name: str) -> bytes:
+#: how many bytes are read to recognise a file before the rest is read
+_HEAD = 4096
+
+
+def _open_input(path: Path, name: str) -> tuple[BinaryIO, int, bytes]:
+    """Open an input file and read its first bytes: a regular, non-empty file whose first bytes are
+    an image format's signature. Returns the open file (at its start), its size and those bytes.
+
+    Nothing more is read, so a huge file that is not an image (a 10 GB file named ``.png``) costs
+    one small read; a FIFO or device is refused without blocking on it.
+    """
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise InputError(f"{name}: file not found; check the path") from None
     except IsADirectoryError:
@@ -93,9 +109,128 @@ def _read_bytes(path: Path, name: str) -> bytes:
         raise InputError(f"{name}: permission denied; make the file readable") from None
     except OSError as exc:
         raise InputError(f"{name}: cannot be read ({exc.strerror or exc}); check the disk and the file") from exc
-    if not data:
-        raise InputError(f"{name}: file is empty (0 bytes); re-export or remove it")
-    return data
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError(f"{name}: is a folder, not an image file; pass the images inside it")
+        raise InputError(f"{name}: not a regular file (a pipe, socket or device); pass image files only")
+    fh = os.fdopen(fd, "rb")
+    try:
+        head = fh.read(_HEAD)
+        if not head:
+            raise InputError(f"{name}: file is empty (0 bytes); re-export or remove it")
+        if not _has_signature(head):
+            raise InputError(_unidentified(name, head))
+        fh.seek(0)
+    except OSError as exc:
+        fh.close()
+        raise InputError(f"{name}: cannot be read ({exc.strerror or exc}); check the disk and the file") from exc
+    except BaseException:
+        fh.close()
+        raise
+    return fh, info.st_size, head
+
+
+def _has_signature(head: bytes) -> bool:
+    """Whether ``head`` starts like a format enhance reads (or one it names in its refusal)."""
+    if head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")):
+        return True
+    if head.startswith((b"II+\x00", b"MM\x00+", b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
+        return True  # BigTIFF, JPEG XL codestream and container
+    return (head.startswith(b"RIFF") and head[8:12] == b"WEBP") or head[4:8] == b"ftyp"
+
+
+def _read_bytes(path: Path, name: str) -> bytes:
+    fh, _size, _head = _open_input(path, name)
+    with fh:
+        try:
+            return fh.read()
+        except OSError as exc:
+            raise InputError(f"{name}: cannot be read ({exc.strerror or exc}); check the disk and the file") from exc
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a file's first bytes say of the image in it (:func:`probe`), enough to know what
+    decoding it will cost before doing it."""
+
+    path: Path
+    format: str
+    width: int
+    height: int
+    #: samples per pixel once decoded (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA)
+    channels: int
+    #: bytes per sample once decoded (1 or 2; a float TIFF is read as 2)
+    sample_bytes: int
+    file_size: int
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    @property
+    def decode_bytes(self) -> int:
+        """Peak bytes of decoding it: the file's bytes, the decoder's image and the array made of it."""
+        return self.file_size + 2 * self.pixels * self.channels * self.sample_bytes
+
+    def check_memory(self, work_bytes: int, limit: MemoryLimit) -> None:
+        """Refuse the file when decoding it plus ``work_bytes`` (what is done with it) would need
+        more memory than ``limit``.
+
+        Raises:
+            InputError: one line naming the file, its size, the memory needed, the limit and what to do.
+        """
+        refusal = limit.refusal(f"{self.path}: a {self.width}x{self.height} image", self.decode_bytes + work_bytes)
+        if refusal is not None:
+            raise InputError(refusal)
+
+    def float_bytes(self, height: int | None = None, width: int | None = None) -> int:
+        """Bytes of the image as float32 planes (at another size when given)."""
+        pixels = self.pixels if height is None or width is None else height * width
+        return 4 * max(self.channels, 3 if self.channels > 2 else self.channels) * pixels
+
+
+def probe(path: str | os.PathLike[str]) -> Header:
+    """Read a file's header only (its first bytes; no pixels) and say what it holds.
+
+    Raises:
+        InputError: what :func:`decode` would raise for the header: missing, empty, not an
+            image, an unsupported format, or larger than :data:`MAX_PIXELS`.
+    """
+    import PIL.Image
+
+    path = Path(path)
+    name = str(path)
+    fh, size, head = _open_input(path, name)
+    with fh:
+        if container_of(head) == "JXL":
+            _load_jxl_plugin(name)
+        _configure_pillow()
+        try:
+            im = PIL.Image.open(fh)
+        except PIL.Image.DecompressionBombError:
+            raise _too_large(name, "too large") from None
+        except PIL.UnidentifiedImageError:
+            raise InputError(_unidentified(name, head)) from None
+        except Exception as exc:
+            raise InputError(
+                f"{name}: image header is truncated or corrupt ({first_line(exc, limit=160)}); "
+                "re-export or re-download it"
+            ) from exc
+        with im:
+            fmt = READABLE.get(im.format or "")
+            if fmt is None:
+                raise InputError(f"{name}: {im.format} images are not supported ({_READS}); convert it to PNG first")
+            width, height = im.size
+            if width * height > MAX_PIXELS:
+                raise _too_large(name, f"{width}x{height} = {width * height:,} pixels")
+            mode = im.mode
+            keyed = im.info.get("transparency") is not None
+            wide = mode.startswith("I") or mode.endswith(";16") or (fmt == "PNG" and head[24:25] == b"\x10")
+            bands = len(im.getbands())
+    channels = {"P": 4 if keyed else 3, "CMYK": 3, "YCbCr": 3, "1": 1}.get(mode, bands + (1 if keyed else 0))
+    return Header(path, fmt, width, height, min(channels, 4), 2 if wide or mode == "F" else 1, size)
 
 
 def _configure_pillow() -> None:
@@ -105,6 +240,9 @@ def _configure_pillow() -> None:
     # MAX_PIXELS check; lift it to that limit unless the embedding program chose its own value.
     if PIL.Image.MAX_IMAGE_PIXELS == _PILLOW_DEFAULT_MAX_PIXELS:
         PIL.Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    # Pillow warns on stderr about EXIF it cannot walk (reading a JPEG's resolution from it, at
+    # open); enhance checks the EXIF itself and says what it dropped in the file's record
+    warnings.filterwarnings("ignore", _PILLOW_EXIF_WARNINGS, UserWarning, r"PIL\.TiffImagePlugin")
 
 
 def _too_large(name: str, size: str) -> InputError:
@@ -180,16 +318,20 @@ def _corrupt_data(name: str) -> Iterator[None]:
 
 def _decode_opened(im: PIL.Image.Image, data: bytes, path: Path, name: str) -> Raster:
     import numpy as np
+    import PIL.Image
 
     fmt = READABLE[im.format or ""]
     with _corrupt_data(name):
+        if fmt != "TIFF":
+            im.load()  # a PNG's eXIf chunk may follow the pixels: have it before the EXIF is checked
+        exif_dropped = _drop_unsound_exif(im)
         # TIFF decoders apply the orientation themselves and drop the tag: note it before loading
-        orientation_in_file = orientation(im.getexif())
+        orientation_in_file = 1 if exif_dropped else orientation(im.getexif())
         frames = int(getattr(im, "n_frames", 1) or 1)  # counting frames may seek: back to the first
         if frames > 1:
             im.seek(0)
         im.load()
-        exif = im.getexif()
+        exif = PIL.Image.Exif() if exif_dropped else im.getexif()  # not what Pillow made of the bad bytes
     remaining = orientation(exif)  # what the pixels still need (Pillow applied the rest)
     try:
         converted, profile_applies = _normalise_mode(im)
@@ -214,9 +356,21 @@ def _decode_opened(im: PIL.Image.Image, data: bytes, path: Path, name: str) -> R
     meta.bit_depth = 16 if array.dtype == np.uint16 else 8
     if not profile_applies:
         meta.icc_profile = None
+    if exif_dropped:
+        meta.warnings.append(exif_dropped)
     if frames > 1:
         meta.warnings.append(f"animated {fmt} ({frames} frames): only the first frame was processed")
     return Raster(array, meta)
+
+
+def _drop_unsound_exif(im: PIL.Image.Image) -> str | None:
+    """Remove EXIF whose structure does not hold (:func:`~.metadata.exif_problem`) before Pillow
+    reads it, so it reaches no output; returns the warning for the record, or None."""
+    problem = exif_problem(im.info.get("exif"))
+    if problem is None:
+        return None
+    del im.info["exif"]
+    return f"EXIF dropped, it does not parse ({problem}): the output carries none"
 
 
 def _load_jxl_plugin(name: str) -> None:

@@ -15,6 +15,7 @@ image was read from.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 from collections.abc import Mapping
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 from ..files import atomic_write_bytes
 from ..image import Image, Metadata, Raster, from_image
 from .formats import EIGHT_BIT_ONLY, check_depth, format_for_suffix, output_format
-from .metadata import exif_with_parameters, icc_for, png_text, xmp_for
+from .metadata import exif_problem, exif_with_parameters, icc_for, png_text, xmp_for
 
 if TYPE_CHECKING:
     import numpy as np
@@ -154,6 +155,8 @@ def encode_bytes(
     array = _check_array(raster.array)
     check_depth(fmt, 16 if array.dtype == np.uint16 else 8, f"{fmt} output")
     meta = raster.meta
+    if exif_problem(meta.exif) is not None:  # EXIF that did not come through the decoder's check
+        meta = dataclasses.replace(meta, exif=None)
     text = png_text(meta)
     if fmt == "PNG":
         return _encode_png(array, meta, text, compress_level)

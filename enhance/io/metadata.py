@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..credentials.detect import strip_provenance
+from ..errors import quote
 from ..image import Metadata
 from .formats import READABLE
 from .pngchunks import valid_keyword
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     import PIL.Image
 
 __all__ = [
+    "exif_problem",
     "exif_with_parameters",
     "file_metadata",
     "icc_for",
@@ -50,6 +52,78 @@ _TIFF_EXIF_TAGS = (0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)  # Make Model
 _LEGACY_EXIF_TEXT = ("Raw profile type exif", "Raw profile type APP1")
 #: where XMP rides in :attr:`Metadata.text <enhance.image.Metadata.text>` for every format
 XMP_KEY = "XML:com.adobe.xmp"
+
+
+#: bytes per value of each TIFF field type (1 BYTE ... 13 IFD), as TIFF 6.0 and EXIF 2.3 define them
+_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
+#: tags whose value is the offset of a sub-IFD: EXIF, GPS, interoperability
+_SUB_IFDS = (_EXIF_IFD, _GPS_IFD, 0xA005)
+#: an IFD with more entries than this is garbage (real ones hold tens; the field is 16-bit)
+_MAX_ENTRIES = 1024
+#: IFDs walked at most (IFD0, the thumbnail's, sub-IFDs): a bound for offset loops
+_MAX_IFDS = 16
+
+
+def exif_problem(raw: bytes | None) -> str | None:
+    """What makes EXIF bytes unusable, in a few words, or None when they are sound (or absent).
+
+    Checks the structure a reader walks: the byte-order marker and TIFF magic, every IFD (the
+    first, the thumbnail's, the EXIF, GPS and interoperability ones) within the bytes, its entry
+    count bounded, each entry of a known type with its values within the bytes, and no IFD reached
+    twice. Written by hand because Pillow reads such EXIF leniently (warnings on a process-wide
+    channel, tags skipped) and writes the bytes back as they were, which another reader, or
+    enhance itself, may then refuse.
+    """
+    if not raw:
+        return None
+    data = raw[len(_EXIF_HEADER) :] if raw.startswith(_EXIF_HEADER) else raw
+    if len(data) < 8:
+        return "truncated header"
+    order = {b"II": "<", b"MM": ">"}.get(data[:2])
+    if order is None:
+        return f"unknown byte-order marker {data[:2]!r}"
+    if int.from_bytes(data[2:4], _ENDIAN[order]) != 42:
+        return "not a TIFF structure (bad magic number)"
+    pending, seen = [int.from_bytes(data[4:8], _ENDIAN[order])], set()
+    while pending:
+        offset = pending.pop()
+        if offset in seen or len(seen) >= _MAX_IFDS:
+            return "IFD offsets loop"
+        seen.add(offset)
+        problem = _ifd_problem(data, offset, order, pending)
+        if problem:
+            return problem
+    return None
+
+
+_ENDIAN = {"<": "little", ">": "big"}
+
+
+def _ifd_problem(data: bytes, offset: int, order: str, pending: list[int]) -> str | None:
+    """Check the IFD at ``offset``; queue the IFDs it points to in ``pending``."""
+    endian = _ENDIAN[order]
+    if offset < 8 or offset + 2 > len(data):
+        return f"IFD offset {offset} outside the {len(data)} bytes"
+    count = int.from_bytes(data[offset : offset + 2], endian)
+    end = offset + 2 + 12 * count
+    if count > _MAX_ENTRIES or end > len(data):
+        return f"IFD at {offset} claims {count} entries, past the end of the data"
+    for start in range(offset + 2, end, 12):
+        tag, kind = int.from_bytes(data[start : start + 2], endian), int.from_bytes(data[start + 2 : start + 4], endian)
+        number = int.from_bytes(data[start + 4 : start + 8], endian)
+        value = int.from_bytes(data[start + 8 : start + 12], endian)
+        if kind not in _TYPE_SIZES:
+            return f"tag {tag:#06x} has unknown type {kind}"
+        size = _TYPE_SIZES[kind] * number
+        if size > 4 and value + size > len(data):
+            return f"tag {tag:#06x} claims {number} values, past the end of the data"
+        if tag in _SUB_IFDS and kind in (4, 13) and number == 1 and value:
+            pending.append(value)
+    if end + 4 <= len(data):
+        following = int.from_bytes(data[end : end + 4], endian)
+        if following:
+            pending.append(following)
+    return None
 
 
 def orientation(exif: Mapping[int, object]) -> int:
@@ -97,6 +171,9 @@ def file_metadata(im: PIL.Image.Image, exif: PIL.Image.Exif, fmt: str, orientati
     orientation reset too. ``exif`` is the loaded image's EXIF, ``orientation_in_file`` the tag
     as the file had it before decoding."""
     meta = meta_from_pil(im)
+    tag = exif.get(_ORIENTATION)
+    if tag is not None and orientation(exif) != tag:
+        meta.warnings.append(f"EXIF orientation {quote(tag, 24)} is not a valid value (1-8): reset to 1")
     meta.exif = tiff_exif(exif) if fmt == "TIFF" else upright_exif(im, exif, orientation_in_file)
     for key in _LEGACY_EXIF_TEXT:
         meta.text.pop(key, None)
@@ -108,7 +185,7 @@ def file_metadata(im: PIL.Image.Image, exif: PIL.Image.Exif, fmt: str, orientati
 def upright_exif(im: PIL.Image.Image, exif: PIL.Image.Exif, orientation: int) -> bytes | None:
     """The file's EXIF with the orientation tag reset to 1; the original bytes when it already was."""
     raw = im.info.get("exif")
-    if orientation == 1 and isinstance(raw, bytes) and raw:
+    if orientation == 1 and exif.get(_ORIENTATION, 1) == 1 and isinstance(raw, bytes) and raw:
         return raw if raw.startswith(_EXIF_HEADER) else _EXIF_HEADER + raw
     if not len(exif):
         return None

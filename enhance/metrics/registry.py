@@ -23,8 +23,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import ConfigError, quote
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import torch
 
+    from ..devices import MemoryLimit
     from ..image import Image
 
 __all__ = [
@@ -38,7 +41,12 @@ __all__ = [
     "validate_metrics",
     "compute",
     "compute_each",
+    "check_scorable",
+    "SCORING_MEMORY_FACTOR",
 ]
+
+#: peak memory of scoring an image, in float copies of it (measured with the default metrics on CPU)
+SCORING_MEMORY_FACTOR = 7.0
 
 MetricKind = Literal["no-reference", "full-reference"]
 
@@ -321,3 +329,16 @@ _builtin(
 _builtin(
     "ssim_y", "full-reference", True, "fidelity:ssim_y", "SSIM of BT.601 Y (SR-benchmark convention)", resolution=1e-4
 )
+
+
+def check_scorable(path: Path, limit: MemoryLimit) -> None:
+    """Refuse, from its header and before decoding it, an image whose scoring would need more
+    memory than ``limit`` (the ``score`` and ``pick`` commands' bound).
+
+    Raises:
+        InputError: not an image, or too large (one line naming the file).
+    """
+    from ..io import probe
+
+    header = probe(path)
+    header.check_memory(int(SCORING_MEMORY_FACTOR * header.float_bytes()), limit)

@@ -114,6 +114,7 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
             raise ConfigError(_unreadable(path, exc)) from None
     if suffix not in _SAFE_SUFFIXES:
         raise ConfigError(f"model file {path} has an unsupported type {suffix!r}: use .pth, .pt, .ckpt or .safetensors")
+    _check_expansion(path)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -135,6 +136,41 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"model file {path} holds a {type(data).__name__}, not a state dict of weights")
     return data
+
+
+#: a checkpoint may unpack to this many times its file size (torch stores tensors uncompressed;
+#: weights deflate little), or to this many bytes, whichever is more
+_MAX_EXPANSION, _MIN_EXPANSION_BOUND = 8, 256 << 20
+
+
+def _check_expansion(path: Path) -> None:
+    """Refuse, from its zip directory and before anything is decompressed, a checkpoint archive
+    whose entries would unpack to more than the memory limit or far more than the file's size
+    (a few MB of deflated zeros declaring a 6 GB tensor).
+
+    Raises:
+        ConfigError: one line naming the file, the sizes and the bound.
+    """
+    import zipfile
+
+    from ..devices import format_bytes, memory_limit
+
+    try:
+        if not zipfile.is_zipfile(path):
+            return  # a legacy pickle: its tensors are its bytes, nothing expands
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(max(info.file_size, 0) for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return  # torch.load says what is wrong with it
+    size = path.stat().st_size
+    limit = memory_limit()
+    bound = min(limit.bytes, max(_MAX_EXPANSION * size, _MIN_EXPANSION_BOUND))
+    if unpacked > bound:
+        raise ConfigError(
+            f"model file {path} was refused: its {format_bytes(size)} would unpack to {format_bytes(unpacked)}, "
+            f"over the bound of {format_bytes(bound)} (the memory limit, {limit.source}, or {_MAX_EXPANSION}x the "
+            "file); a real checkpoint stores its weights uncompressed: get the file again from its source"
+        )
 
 
 _TENSOR_MODULES = ("torch", "collections", "_codecs", "numpy.core.multiarray", "numpy._core.multiarray")

@@ -63,6 +63,9 @@ class Stage:
     description: ClassVar[str]
     Params: ClassVar[type[StageParams]] = StageParams
     c2pa_action: ClassVar[str | None] = "c2pa.edited"
+    #: the stage's peak memory, in float copies of the larger of its input and output images
+    #: (what the image needs while it runs, the pipeline's held input included); measured on CPU
+    memory_factor: ClassVar[float] = 3.0
 
     def __init__(self, params: StageParams | Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         given = params.model_dump(exclude_unset=True) if isinstance(params, StageParams) else dict(params or {})
@@ -87,6 +90,12 @@ class Stage:
         if self._ready_for != key:
             self.setup(ctx)
             self._ready_for = key
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """The ``(height, width)`` the stage makes of an image of this size (after :meth:`setup`),
+        so a pipeline knows its output size and memory before it reads an image. The same size by
+        default."""
+        return height, width
 
     def process(self, image: Image, ctx: RunContext) -> Image:
         """Transform ``image`` (already on ``ctx.device``) and return the result."""

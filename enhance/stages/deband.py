@@ -74,6 +74,7 @@ class Deband(Stage):
     description: ClassVar[str] = "remove gradient banding (skies, skin, soft backgrounds) without touching texture"
     Params: ClassVar[type[StageParams]] = DebandParams
     c2pa_action: ClassVar[str | None] = "c2pa.filtered"
+    memory_factor: ClassVar[float] = 5.0
 
     def process(self, image: Image, ctx: RunContext) -> Image:
         from ..ops.debanding import deband

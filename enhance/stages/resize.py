@@ -69,6 +69,15 @@ class Resize(Stage):
         w, h = p.size if p.size is not None else (p.width, p.height)
         return target_size((height, width), long_side=p.long_side, width=w, height=h, scale=p.scale)
 
+    memory_factor: ClassVar[float] = 2.0
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        out = self.target(height, width)
+        grows, shrinks = out[0] > height or out[1] > width, out[0] < height or out[1] < width
+        if (self.params.only == "down" and grows) or (self.params.only == "up" and shrinks):
+            return height, width
+        return out
+
     def process(self, image: Image, ctx: RunContext) -> Image:
         p = self.params
         in_hw = (image.height, image.width)

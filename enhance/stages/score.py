@@ -73,6 +73,7 @@ class Score(Stage):
 
     name: ClassVar[str] = "score"
     c2pa_action: ClassVar[str | None] = None  # measures, changes nothing
+    memory_factor: ClassVar[float] = 7.0
     description: ClassVar[str] = "Score before/after (sharpness, entropy, PNG bits/px, banding...) into the manifest"
     Params = ScoreParams
     params: ScoreParams

@@ -345,6 +345,9 @@ class Upscale(Stage):
 
         return run
 
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        return self._target(height, width)
+
     def _target(self, height: int, width: int) -> tuple[int, int]:
         """Output (h, w)."""
         from ..ops.resampling import target_size

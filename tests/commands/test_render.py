@@ -41,3 +41,45 @@ def test_a_download_bar_comes_and_goes_with_its_transfer() -> None:
         assert render._bar.tasks[0].completed == 6
         render(DownloadProgress("m.pth", 10, 10, finished=True))
         assert render._bar is None
+
+
+HOSTILE = "t\x1b]0;pwned\x07\x1b[2J\x9b\x00\udcff.png"
+
+
+def test_names_with_control_characters_are_escaped_in_every_line(capfd: pytest.CaptureFixture[str]) -> None:
+    """A file named with terminal escape sequences (OSC title, clear screen, C1 CSI) or bytes that
+    are not UTF-8 never reaches the terminal raw: failure lines, notices, bar lines, listings."""
+    from enhance.commands._render import echo
+
+    with Renderer() as render:
+        render(FileFinished({"status": "failed", "error": f"{HOSTILE}: truncated"}))
+        render(Notice("warning", f"{HOSTILE}: EXIF dropped"))
+    with Renderer(progress=True) as render:
+        render(FilesPlanned(1))
+        render.say(f"{HOSTILE}: over a bar")
+    echo(f"  {HOSTILE} → out/{HOSTILE} (to do)")
+    out, err = capfd.readouterr()
+    for text in (out, err):
+        assert not any(ch in text for ch in "\x1b\x07\x9b\x00"), repr(text)
+    assert "t\\x1b]0;pwned\\x07\\x1b[2J\\x9b\\x00\\udcff.png" in out
+    assert err.count("t\\x1b]0;pwned\\x07") == 3
+
+
+def test_dry_run_and_score_listings_escape_names(tmp_path) -> None:
+    import numpy as np
+    from PIL import Image as PILImage
+    from typer.testing import CliRunner
+
+    from enhance.cli import app
+
+    (tmp_path / "in").mkdir()
+    name = "t\x1b]0;pwned\x07\x1b[2J.png"
+    PILImage.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "in" / name)
+    (tmp_path / "in" / "x\x1b[2J.png").write_bytes(b"junk")
+    runner = CliRunner()
+    dry = runner.invoke(app, ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-p", "deband", "--dry-run"])
+    scored = runner.invoke(app, ["score", str(tmp_path / "in"), "-o", str(tmp_path / "rep"), "-m", "sharpness"])
+    assert dry.exit_code == 0 and scored.exit_code == 1
+    for result in (dry, scored):
+        assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "t\\x1b]0;pwned\\x07\\x1b[2J.png" in dry.output and "x\\x1b[2J.png: not an image" in scored.output
