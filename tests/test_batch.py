@@ -558,12 +558,20 @@ def test_sigkill_at_a_random_point_loses_no_record_and_a_rerun_reports_every_inp
     def outputs() -> list[Path]:
         return sorted(out.glob("img*.png")) if out.is_dir() else []
 
-    while len(outputs()) < kill_after and run.poll() is None and time.monotonic() < deadline:
+    def journalled() -> set[str]:
+        path = out / JOURNAL_NAME
+        lines = path.read_text(errors="replace").splitlines() if path.is_file() else []
+        return {json.loads(line)["relative"] for line in lines if line.endswith("}")}
+
+    # an output is renamed into place a moment before its record is journalled: wait for a record
+    # too, so the rerun has something to skip (a kill inside that moment redoes the file, rightly)
+    while (len(outputs()) < kill_after or not journalled()) and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.002)
     time.sleep(chance.uniform(0, 0.02))
     alive = run.poll() is None
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=30)
+    vouched = journalled()
     assert alive, f"the run ended before the kill (seed {seed}): {run.stderr.read().decode()[-500:]}"
     killed_with = outputs()
     assert 0 < len(killed_with) < count, f"seed {seed}"
@@ -580,6 +588,7 @@ def test_sigkill_at_a_random_point_loses_no_record_and_a_rerun_reports_every_inp
         assert set(record["results"]["scores"]) == {"sharpness", "entropy"}, (name, seed)
     skipped = [n for n, r in records.items() if r["status"] == "skipped"]
     assert skipped, f"the rerun redid everything (seed {seed})"
+    assert vouched <= set(skipped), f"a journalled file was redone (seed {seed})"
     report = json.loads((out / "report.json").read_text())
     assert report["counts"]["total"] == count and report["counts"]["scored"] == count, f"seed {seed}"
     assert not (out / JOURNAL_NAME).exists() and leftovers(out) == []
