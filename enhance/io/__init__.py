@@ -56,7 +56,7 @@ importable from here.
 from __future__ import annotations
 
 from ..files import TEMP_MARKER, atomic_output, atomic_write_bytes, remove_stale_temps
-from .decoding import MAX_PIXELS, decode, raster_from_pil, read
+from .decoding import MAX_PIXELS, decode, decode_bytes, raster_from_pil, read
 from .encoding import (
     DEFAULT_QUALITY,
     PNG_COMPRESS_LEVEL,
@@ -78,6 +78,7 @@ __all__ = [
     "TEMP_MARKER",
     "PNG_COMPRESS_LEVEL",
     "decode",
+    "decode_bytes",
     "read",
     "encode",
     "encode_bytes",
