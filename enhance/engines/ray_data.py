@@ -277,7 +277,13 @@ def _connect(address: str | None) -> bool:
     os.environ.setdefault("RAY_TQDM_PATCH_PRINT", "0")
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     try:
-        ray.init(address=address or "local", **kwargs)
+        try:
+            ray.init(address=address or "local", **kwargs)
+        except Exception:
+            # a loaded machine can miss Ray's fixed 30 s start-up wait for its raylet: once more
+            if ray.is_initialized():
+                ray.shutdown()
+            ray.init(address=address or "local", **kwargs)
     except Exception as exc:
         from ..errors import first_line
 
@@ -491,7 +497,7 @@ def _encode_row(row: dict[str, Any], spec: PipelineSpec) -> dict[str, Any]:
         failed = failed_record(job, exc, timings=record["timings"], size=record["size"])
         record = _store_record(row, failed, exc)
     else:
-        record = written(record, seconds, file_stamp)
+        record = _store_record(row, written(record, seconds, file_stamp))
     return {"index": row["index"], "record": json.dumps(record)}
 
 
