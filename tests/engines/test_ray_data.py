@@ -23,6 +23,8 @@ from tests.conftest import ROOT
 from tests.sr_models import save_pth, tiny_compact_state
 
 ray = pytest.importorskip("ray")
+#: Ray's start-up alone takes 30-60 s here, and the module about 3-5 minutes on 2 loaded cores
+pytestmark = pytest.mark.slow
 
 KEYS = ("input", "relative", "output", "status", "error", "size", "results", "warnings", "written")
 
