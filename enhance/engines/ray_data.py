@@ -267,6 +267,9 @@ def _connect(address: str | None) -> bool:
     Raises:
         ConfigError: Ray is not installed, or cannot start or be reached (one line).
     """
+    # Ray re-runs its workers through `uv run` (and uploads the working folder: with it, a folder of
+    # images) when the driver was started by `uv run`; workers here use the installed enhance
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     try:
         import ray
     except ImportError:

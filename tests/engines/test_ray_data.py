@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from tests.conftest import ROOT
 from tests.sr_models import save_pth, tiny_compact_state
 
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # as the engine does: read at `import ray`
 ray = pytest.importorskip("ray")
 #: Ray's start-up alone takes 30-60 s here, and the module about 3-5 minutes on 2 loaded cores
 pytestmark = pytest.mark.slow
