@@ -13,9 +13,10 @@ to the encoder finish), the manifest says the run was interrupted, and a rerun s
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,17 @@ from .discovery import Job, collect_jobs, discover, plan_jobs
 from .events import EventSink, emitter, listening
 from .manifest import MANIFEST_NAME
 from .runfolder import BatchResult, RunFolder
-from .work import compute, done_record, failed_record, read_input, write_output, written
+from .work import (
+    Computed,
+    compute,
+    done_record,
+    failed_record,
+    finish_host_work,
+    host_items,
+    read_input,
+    write_output,
+    written,
+)
 
 if TYPE_CHECKING:
     from .image import Raster
@@ -91,7 +102,11 @@ def run_batch(
             config=str(config) if config else None,
             device=str(base.device),
         )
-        LocalScheduler(pipeline, folder, workers=jobs).run(todo)
+        scheduler = LocalScheduler(pipeline, folder, workers=jobs)
+        try:
+            scheduler.run(todo)
+        finally:
+            folder.profile(scheduler.waits)
         _note_dropped_credentials(folder.result.records, emit)
     return folder.result
 
@@ -120,12 +135,19 @@ def _note_dropped_credentials(records: Sequence[dict[str, Any]], emit: EventSink
 
 class LocalScheduler:
     """Runs jobs on this machine: decodes ahead on ``workers`` threads, computes in order on the
-    calling thread (the device's), encodes behind on ``workers`` threads; at most ``2 * workers``
-    images wait on each side, so memory stays bounded whatever the folder's size.
+    calling thread (the device's), encodes behind on ``workers`` threads and runs the score stage's
+    CPU-only work (PNG encodes for ``png_bpp``) on ``workers`` more; at most ``2 * workers`` images
+    wait on each side, so memory stays bounded whatever the folder's size. The codecs release the
+    GIL, so these threads use every core while the device works.
 
     Each finished file's record goes to ``folder`` (:meth:`RunFolder.add`) from the thread that
     finished it. On any way out (the end, Ctrl-C, an error), reads not started are dropped and the
     writes already handed over finish.
+
+    ``waits`` says afterwards where the computing thread waited (seconds): ``decode`` (for a read),
+    ``encode`` (for the write window), ``score`` (for host scoring), and ``compute`` its own busy
+    time, ``drain`` the writes finishing after the last compute, ``wall`` the whole run: what
+    :func:`enhance.manifest.run_profile` turns into the run's profile.
     """
 
     def __init__(self, pipeline: Pipeline, folder: RunFolder, *, workers: int | None = None) -> None:
@@ -133,14 +155,18 @@ class LocalScheduler:
         self.folder = folder
         self.workers = max(1, workers or min(4, os.cpu_count() or 1))
         self.window = 2 * self.workers  # decodes ahead / encodes behind held in memory at once
+        self.waits: dict[str, float] = {}
 
     def run(self, jobs: Sequence[Job]) -> None:
         """Do ``jobs``, in order."""
+        waits = self.waits = dict.fromkeys(("wall", "compute", "decode", "encode", "score", "drain"), 0.0)
+        started = time.perf_counter()
         pending = iter(jobs)
         reads: deque[tuple[Job, Future[tuple[Raster, float]]]] = deque()
-        writes: deque[Future[None]] = deque()
+        writes: deque[tuple[Future[None], list[Future[None]]]] = deque()
         decoder = ThreadPoolExecutor(self.workers, thread_name_prefix="enhance-decode")
         encoder = ThreadPoolExecutor(self.workers, thread_name_prefix="enhance-encode")
+        scorer = ThreadPoolExecutor(self.workers, thread_name_prefix="enhance-score")
         try:
             self._read_ahead(pending, reads, decoder)
             while reads:
@@ -148,14 +174,33 @@ class LocalScheduler:
                 self._read_ahead(pending, reads, decoder)  # the decoders stay busy while this one computes
                 handed = self._compute(job, read)
                 if handed is not None:
-                    writes.append(encoder.submit(self._write, job, *handed))
-                while len(writes) > self.window or (writes and writes[0].done()):
-                    writes.popleft().result()
+                    raster, record, computed = handed
+                    early = [scorer.submit(item.run) for item in host_items(computed, early=True)]
+                    writes.append((encoder.submit(self._write, job, raster, record, computed, early), early))
+                while len(writes) > self.window or (writes and writes[0][0].done()):
+                    self._collect(writes.popleft())
+            drain = time.perf_counter()
+            while writes:
+                self._collect(writes.popleft(), waited=False)
+            waits["drain"] = time.perf_counter() - drain
         finally:
             for _, read in reads:
                 read.cancel()
             decoder.shutdown(wait=True, cancel_futures=True)
             encoder.shutdown(wait=True)  # every write handed over finishes, atomically, with its record
+            scorer.shutdown(wait=True)
+            waits["wall"] = time.perf_counter() - started
+
+    def _collect(self, entry: tuple[Future[None], list[Future[None]]], *, waited: bool = True) -> None:
+        """Wait for one write (its host scoring first), counting the wait as ``score``/``encode``."""
+        write, early = entry
+        start = time.perf_counter()
+        wait(early)
+        scored = time.perf_counter()
+        write.result()
+        if waited:
+            self.waits["score"] += scored - start
+            self.waits["encode"] += time.perf_counter() - scored
 
     def _read_ahead(
         self, pending: Iterator[Job], reads: deque[tuple[Job, Future[tuple[Raster, float]]]], decoder: Executor
@@ -164,29 +209,42 @@ class LocalScheduler:
         while len(reads) < self.window and (job := next(pending, None)) is not None:
             reads.append((job, decoder.submit(read_input, job)))
 
-    def _compute(self, job: Job, read: Future[tuple[Raster, float]]) -> tuple[Raster, dict[str, Any]] | None:
-        """Compute one decoded job; returns what to write and its record, or None when the file
-        failed (its record is kept)."""
+    def _compute(self, job: Job, read: Future[tuple[Raster, float]]) -> tuple[Raster, dict[str, Any], Computed] | None:
+        """Compute one decoded job; returns what to write, its record and the computed result, or
+        None when the file failed (its record is kept)."""
+        start = time.perf_counter()
         try:
             raster, read_seconds = read.result()
         except Exception as exc:
             self.folder.add(failed_record(job, exc))
             return None
+        finally:
+            self.waits["decode"] += time.perf_counter() - start
+        start = time.perf_counter()
         try:
             computed = compute(self.pipeline, raster, job)
         except Exception as exc:
             self.folder.add(failed_record(job, exc, timings={"read": round(read_seconds, 4)}))
             return None
+        finally:
+            self.waits["compute"] += time.perf_counter() - start
         record = done_record(
             job, raster, computed, read_seconds=read_seconds, replaces_unrecorded=self.folder.replaces_unrecorded(job)
         )
-        return computed.raster, record
+        return computed.raster, record, computed
 
-    def _write(self, job: Job, raster: Raster, record: dict[str, Any]) -> None:
-        """Write one output and keep its record (an encoder error fails this file only)."""
+    def _write(
+        self, job: Job, raster: Raster, record: dict[str, Any], computed: Computed, early: list[Future[None]]
+    ) -> None:
+        """Write one output, finish its host scoring and keep its record (an encoder error fails
+        this file only)."""
+        late = host_items(computed, early=False)
         try:
-            seconds, stamp = write_output(job, raster, self.pipeline)
+            seconds, stamp = write_output(job, raster, self.pipeline, late)
         except Exception as exc:
+            wait(early)
             self.folder.add(failed_record(job, exc, timings=record["timings"], size=record["size"]))
-        else:
-            self.folder.add(written(record, seconds, stamp))
+            return
+        wait(early)
+        finish_host_work(record, computed.host_work)
+        self.folder.add(written(record, seconds, stamp))

@@ -92,6 +92,9 @@ class OutputSpec(BaseModel):
         None, ge=1, le=100, description="JPEG/WebP/AVIF/JPEG XL quality; by default 95 (JPEG, WebP), 90 (AVIF, JPEG XL)"
     )
     lossless: bool = Field(False, description="lossless WebP or JPEG XL")
+    compress_level: int | None = Field(
+        None, ge=0, le=9, description="PNG zlib level 0-9 (lower: faster, larger); by default 3 (enhance.io.pngwrite)"
+    )
     suffix: str = Field("", description="appended to each output file's stem, e.g. '_4k'")
     content_credentials: ContentCredentialsSettings | None = Field(
         None,
@@ -131,7 +134,13 @@ class OutputSpec(BaseModel):
 
         fmt = self.format_for(source)
         quality = self.quality if self.quality is not None else DEFAULT_QUALITY.get(fmt)
-        return {"format": fmt if self.format == "same" else self.format, "quality": quality, "lossless": self.lossless}
+        name = fmt if self.format == "same" else self.format
+        options: dict[str, Any] = {"format": name, "quality": quality, "lossless": self.lossless}
+        if fmt == "PNG":
+            from .io import PNG_COMPRESS_LEVEL
+
+            options["compress_level"] = PNG_COMPRESS_LEVEL if self.compress_level is None else self.compress_level
+        return options
 
     def signer(self) -> ContentSigner | None:
         """The signer for ``content_credentials`` (None without them), checked before any image:

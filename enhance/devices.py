@@ -19,6 +19,7 @@ __all__ = [
     "available_memory",
     "is_out_of_memory",
     "release_memory",
+    "synchronize",
 ]
 
 DEVICE_HELP = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N"
@@ -132,6 +133,20 @@ def release_memory(device: Any) -> None:
         import torch
 
         torch.cuda.empty_cache()
+
+
+def synchronize(device: Any) -> None:
+    """Wait until the work queued on ``device`` has finished, so a clock read next measures it.
+
+    CUDA kernels run asynchronously: without this, a stage's wall time is the time to queue its
+    kernels and the next blocking call pays for them. A no-op on CPU (work there is done when the
+    call returns), so timing costs nothing where there is nothing to wait for.
+    """
+    if getattr(device, "type", str(device).partition(":")[0]) != "cuda":
+        return
+    import torch
+
+    torch.cuda.synchronize(device)
 
 
 def available_memory(device: torch.device) -> int:

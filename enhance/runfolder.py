@@ -43,6 +43,7 @@ from .manifest import (
     load_earlier,
     new_record,
     now,
+    run_profile,
     set_aside,
     summarize,
     write_manifest,
@@ -64,6 +65,8 @@ class BatchResult:
     interrupted: bool = False
     #: one line per file of the run's own (manifest.json, a report) that could not be written
     unwritten: list[str] = field(default_factory=list)
+    #: where this run's time went and what bound it (:func:`enhance.manifest.run_profile`)
+    profile: dict[str, Any] | None = None
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.records if r["status"] == status)
@@ -219,6 +222,15 @@ class RunFolder:
             self.result.records.append(record)
         self.emit(FileFinished(record))
 
+    def profile(self, waits: dict[str, float]) -> dict[str, Any]:
+        """Sum this run's timings with the runner's clock (``waits``: see
+        :func:`enhance.manifest.run_profile`) into ``result.profile``, which manifest.json and the
+        reports keep; call it before :meth:`finish`."""
+        with self._records_lock:
+            records = list(self.result.records)
+        self.result.profile = run_profile(records, waits)
+        return self.result.profile
+
     # -- 5. finish -----------------------------------------------------------------------------
 
     def finish(self, *, interrupted: bool = False) -> BatchResult:
@@ -247,6 +259,7 @@ class RunFolder:
             **{"pipeline": None, "config": None, "device": None, **self._header},
             interrupted=result.interrupted,
             this_run=summarize(result.records),
+            **({"profile": result.profile} if result.profile is not None else {}),
         )
         manifest_path = self.path / MANIFEST_NAME
         try:

@@ -150,8 +150,12 @@ PUBLIC: dict[str, list[str]] = {
         "EnhanceError",
         "ImageFormatError",
         "InputError",
+        "MAX_MESSAGE",
         "StageUnavailableError",
         "first_line",
+        "printable",
+        "quote",
+        "shorten",
     ],
     "enhance.convert": [
         "ACCEPTED",

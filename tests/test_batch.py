@@ -64,7 +64,8 @@ def test_folder_mirrors_tree_writes_manifest(tmp_path: Path) -> None:
     assert manifest["summary"]["done"] == 5 and manifest["pipeline"] == "t" and manifest["device"] == "cpu"
     record = manifest["files"][0]
     assert record["status"] == "done" and record["error"] is None
-    assert set(record["timings"]) == {"read", "compute", "write"}
+    assert set(record["timings"]) == {"read", "compute", "stages", "write"}
+    assert list(record["timings"]["stages"]) == ["upload", "resize", "download"]
     assert record["size"] == {"input": [48, 32], "output": [24, 16]}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..pipeline import Pipeline
     from ..runfolder import BatchResult
 
-__all__ = ["run"]
+__all__ = ["profile_lines", "run"]
 
 
 def run(
@@ -45,6 +45,9 @@ def run(
     dry_run: Annotated[bool, typer.Option(help="Validate and list what would be done; write nothing.")] = False,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Decode/encode threads.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    profile: Annotated[
+        bool, typer.Option("--profile", help="At the end, print where the time went per stage and what bound the run.")
+    ] = False,
     engine: Annotated[
         str,
         typer.Option(
@@ -97,7 +100,7 @@ def run(
                     workers=workers,
                     on_event=render,
                 )
-            _summary(result, start, quiet)
+            _summary(result, start, quiet, profile)
         if dry_run:
             _dry_run(pipe, inputs, output, config_path, recursive=recursive, pattern=glob, overwrite=overwrite)
             return
@@ -117,13 +120,16 @@ def run(
                 config=config_path,
                 on_event=render,
             )
-    _summary(result, start, quiet)
+    _summary(result, start, quiet, profile)
 
 
-def _summary(result: BatchResult, start: float, quiet: bool) -> NoReturn:
-    """The closing line (unless quiet) and the exit code: 0 all done, 1 some file failed."""
+def _summary(result: BatchResult, start: float, quiet: bool, profile: bool = False) -> NoReturn:
+    """The profile (with ``--profile``, when the runner made one), the closing line (unless
+    quiet) and the exit code: 0 all done, 1 some file failed."""
     import time
 
+    if profile and result.profile is not None:
+        typer.echo("\n".join(profile_lines(result.profile)), err=True)
     if not quiet:
         s = result.summary
         typer.echo(
@@ -225,3 +231,34 @@ def _dry_run(
         state = "exists, skip" if job.destination.exists() and not overwrite else "to do"
         typer.echo(f"  {job.source} → {job.destination} ({state})")
     typer.echo(f"{len(planned)} file(s); dry run, nothing written")
+
+
+def profile_lines(profile: dict[str, Any]) -> list[str]:
+    """The ``--profile`` table: seconds per image for each step and stage, and what bound the run
+    (from :func:`enhance.manifest.run_profile`'s dict, as manifest.json keeps it)."""
+    count = profile.get("images") or 0
+    wall = profile.get("wall") or 0.0
+
+    def row(name: str, total: float | None, note: str = "") -> str:
+        total = total or 0.0
+        per = f"{total / count:9.3f}" if count else f"{'-':>9}"
+        share = f"{100 * total / wall:5.0f} %" if wall else ""
+        return f"  {name:<22}{total:9.2f}{per}  {share}{note}"
+
+    lines = [f"profile: {count} image(s) in {wall:.2f} s ({profile.get('images_per_second') or 0:.3f} images/s)"]
+    lines.append(f"  {'step':<22}{'total s':>9}{'s/image':>9}  of wall")
+    totals = profile.get("totals") or {}
+    lines.append(row("read (decode threads)", totals.get("read")))
+    lines.append(row("compute (device)", totals.get("compute")))
+    for name, seconds in (profile.get("stages") or {}).items():
+        lines.append(row(f"  {name}", seconds))
+    lines.append(row("write (encode threads)", totals.get("write")))
+    lines.append(row("score (host threads)", totals.get("score")))
+    waits = profile.get("waits") or {}
+    lines.append("  device waited for:")
+    for name in ("decode", "encode", "score", "drain"):
+        lines.append(row(f"  {name}", waits.get(name)))
+    busy = profile.get("device_busy")
+    busy_text = f"{100 * busy:.0f} %" if busy is not None else "unknown"
+    lines.append(f"  device busy {busy_text} of the wall time; bound by: {profile.get('bound')}")
+    return lines

@@ -42,7 +42,7 @@ from ..errors import ConfigError
 from ..events import EventSink, FileFinished, FilesPlanned, Notice, emitter, listening
 from ..manifest import MANIFEST_NAME, build_manifest, failure_message, new_record, now, summarize
 from ..runfolder import BatchResult, RunFolder, merge_records
-from ..work import compute, done_record, failed_record, read_input, write_output, written
+from ..work import compute, done_record, failed_record, finish_host_work, read_input, write_output, written
 
 if TYPE_CHECKING:
     import numpy as np
@@ -437,6 +437,9 @@ class PipelineActor:
             raster = Raster(np.array(row["pixels"]), pickle.loads(row["meta"]))
             computed = compute(self.pipeline, raster, job)
             record = done_record(job, raster, computed, read_seconds=read_s, replaces_unrecorded=bool(row["replaces"]))
+            # the score stage's CPU work, left by compute for the runner: here, in the actor (its
+            # items do not travel to the encode task; the written file's shortcut is not taken)
+            finish_host_work(record, computed.host_work)
         except Exception as exc:
             failed = failed_record(job, exc, timings={"read": round(read_s, 4)})
             return _failed_row(row, _store_record(row, failed, exc))

@@ -1,9 +1,10 @@
 """Encode rasters (and images) into files, keeping what each format can hold of the metadata.
 
 The format comes from the suffix (or ``format=``); what each keeps is the table in
-:mod:`enhance.io`. Pillow encodes 8-bit images (AVIF natively, JPEG XL through pillow-jxl-plugin,
-``enhance[jxl]``); OpenCV encodes 16-bit PNGs (their metadata chunks spliced in by
-:mod:`.pngchunks`) and tifffile writes TIFF. No output ever carries the source's content
+:mod:`enhance.io`. PNG pixels come from the encoder measured fastest (:mod:`.pngwrite`: libvips
+for 8-bit, Pillow when it is missing, OpenCV for 16-bit), the metadata chunks spliced in by
+:mod:`.pngchunks`; Pillow encodes the other 8-bit formats (AVIF natively, JPEG XL through
+pillow-jxl-plugin, ``enhance[jxl]``) and tifffile writes TIFF. No output ever carries the source's content
 credentials: nothing is copied from the source's bytes, and the reference to a remote manifest is
 removed from the XMP (see :mod:`.metadata`); :mod:`enhance.credentials.signing` signs anew. Outputs are written to a
 temporary file beside the target and renamed over it (:func:`enhance.files.atomic_output`), so a
@@ -42,9 +43,11 @@ __all__ = [
     "write",
 ]
 
-#: default PNG zlib level: 4 writes a 4K photo ~2.5x faster than Pillow's default 6 for files ~6%
-#: larger (BENCHMARKS.md, "io"); encoding is the slow end of a batch, so speed wins by default
-PNG_COMPRESS_LEVEL = 4
+#: default PNG zlib level (``output.compress_level`` changes it): 3 with libvips' AVG filter writes a
+#: 4K photo in about a third of the CPU time Pillow took at 4 for files no larger (BENCHMARKS.md,
+#: "PNG writer"); encoding is the slow end of a batch, so speed wins by default. What the level
+#: means per encoder: :mod:`.pngwrite`
+PNG_COMPRESS_LEVEL = 3
 #: quality when none is given, per lossy format: AVIF and JPEG XL at 90 match JPEG/WebP at 95 in
 #: fidelity at half the size or less (BENCHMARKS.md, "io")
 DEFAULT_QUALITY = {"JPEG": 95, "WEBP": 95, "AVIF": 90, "JXL": 90}
@@ -218,30 +221,18 @@ def _save_pil(
 
 
 def _encode_png(array: np.ndarray, meta: Metadata, text: Mapping[str, str], compress_level: int) -> bytes:
+    """Pixels from the measured-fastest encoder (:mod:`.pngwrite`), metadata chunks spliced in."""
     import numpy as np
 
-    if array.dtype == np.uint8:
-        from PIL.PngImagePlugin import PngInfo
-
-        info = PngInfo()
-        for key, value in text.items():
-            info.add_text(key, value)
-        return _save_pil(array, "PNG", meta, exif=meta.exif, pnginfo=info, compress_level=compress_level)
-
-    import cv2
-
     from .pngchunks import insert_chunks, metadata_chunks
+    from .pngwrite import encode_png_pixels
 
-    if array.shape[2] == 2:  # OpenCV writes 1, 3 or 4 channels: gray+alpha goes out as RGBA
+    if array.dtype == np.uint16 and array.shape[2] == 2:  # OpenCV writes 1, 3 or 4 channels: RGBA
         array = array[:, :, [0, 0, 0, 1]]
-    bgr = array[:, :, [2, 1, 0, 3][: array.shape[2]]] if array.shape[2] >= 3 else array
-    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(bgr), [cv2.IMWRITE_PNG_COMPRESSION, compress_level])
-    if not ok:
-        raise RuntimeError("OpenCV failed to encode a 16-bit PNG")
-    chunks = metadata_chunks(
-        icc_profile=icc_for(meta.icc_profile, _colour_channels(array)), exif=meta.exif, text=text, dpi=meta.dpi
-    )
-    return insert_chunks(encoded.tobytes(), chunks)
+    colour = _colour_channels(array)
+    chunks = metadata_chunks(icc_profile=icc_for(meta.icc_profile, colour), exif=meta.exif, text=text, dpi=meta.dpi)
+    # drop what an encoder writes of its own accord (libvips: a pHYs of 72 dpi even with keep=NONE)
+    return insert_chunks(encode_png_pixels(array, compress_level), chunks, drop=(b"pHYs", b"eXIf", b"iCCP"))
 
 
 def _encode_jpeg(array: np.ndarray, meta: Metadata, exif: bytes | None, xmp: bytes | None, quality: int) -> bytes:

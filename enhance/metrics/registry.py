@@ -292,7 +292,7 @@ _builtin(
     "no-reference",
     True,
     "information:png_bpp",
-    "bits per pixel of a lossless 8-bit PNG as enhance writes it (Pillow, on CPU cores): file size tracks detail",
+    "bits per pixel of the rows of a lossless 8-bit PNG as enhance writes it: file size tracks detail",
     unit="bits/px",
     resolution=1e-3,
 )

@@ -159,6 +159,7 @@ def build_report(manifest: Mapping[str, Any]) -> dict[str, Any]:
                 "scores_at": results.get("scores_at"),
                 "pick": results.get("pick") if isinstance(results.get("pick"), Mapping) else None,
                 "warnings": list(record.get("warnings") or []),
+                "timings": record.get("timings") if isinstance(record.get("timings"), Mapping) else {},
                 "credentials": _credentials(record.get("content_credentials")),
             }
         )
@@ -183,6 +184,8 @@ def build_report(manifest: Mapping[str, Any]) -> dict[str, Any]:
         },
         "metrics": metrics,
         "summary": _summary(rows, metrics),
+        # where a run's time went (per stage, device busy, what bound it), when its manifest says
+        "profile": manifest.get("profile") if isinstance(manifest.get("profile"), Mapping) else None,
         "files": rows,
         "ranking": _ranking(rows),
         "ranked_by": manifest.get("ranking") if isinstance(manifest.get("ranking"), str) else None,

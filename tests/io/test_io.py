@@ -488,13 +488,15 @@ def test_interrupted_write_leaves_previous_output_and_no_temp(tmp_path, monkeypa
     assert leftovers(tmp_path) == []
 
 
-def test_failing_encoder_leaves_nothing(tmp_path, monkeypatch):
-    def broken_save(self, *args, **kwargs):
+@pytest.mark.parametrize("name", ["new.png", "new.jpg"])
+def test_failing_encoder_leaves_nothing(tmp_path, monkeypatch, name):
+    def broken_save(*args, **kwargs):
         raise RuntimeError("encoder died")
 
     monkeypatch.setattr(PIL.Image.Image, "save", broken_save)
+    monkeypatch.setattr("enhance.io.pngwrite.encode_png_pixels", broken_save)  # PNG pixels: libvips or Pillow
     with pytest.raises(RuntimeError, match="encoder died"):
-        eio.encode(Raster(random_u8(4, 4, 3)), tmp_path / "new.png")
+        eio.encode(Raster(random_u8(4, 4, 3)), tmp_path / name)
     assert list(tmp_path.iterdir()) == []
 
 
