@@ -131,6 +131,7 @@ PUBLIC: dict[str, list[str]] = {
         "atomic_output",
         "atomic_write_bytes",
         "decode",
+        "decode_bytes",
         "encode",
         "encode_bytes",
         "encode_notes",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -12,7 +12,9 @@ from ._common import interruptible, user_errors
 from ._render import Renderer, echo
 
 if TYPE_CHECKING:
+    from ..events import EventSink
     from ..pipeline import Pipeline
+    from ..runfolder import BatchResult
 
 __all__ = ["profile_lines", "run"]
 
@@ -46,6 +48,25 @@ def run(
     profile: Annotated[
         bool, typer.Option("--profile", help="At the end, print where the time went per stage and what bound the run.")
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local: this process. ray: Ray Data (pip install 'enhance[ray]'), "
+            "a local Ray instance or the cluster at --address."
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="--engine ray: the cluster (auto, ray://host:10001); default: start one here.")
+    ] = None,
+    gpus_per_worker: Annotated[
+        float | None,
+        typer.Option(
+            min=0, help="--engine ray: GPUs per model-holding actor (default 1 where there are GPUs, else 0)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="--engine ray: model-holding actors (default: one per GPU, or 1).")
+    ] = None,
 ) -> None:
     """Run a pipeline over files and folders: writes outputs, manifest.json (and reports when scored)."""
     import time
@@ -56,7 +77,30 @@ def run(
 
     with user_errors():
         config_path = config or default_config_path()
+        _check_engine(engine, address=address, gpus_per_worker=gpus_per_worker, workers=workers, jobs=jobs)
         pipe = Pipeline.from_yaml(config_path, pipeline, overrides=overrides or (), device=device)
+        if engine == "ray" and not dry_run:
+            start = time.perf_counter()
+            with (
+                interruptible("interrupted; finished outputs are kept, rerun to do the rest"),
+                Renderer(progress=not quiet and sys.stderr.isatty()) as render,
+            ):
+                result = _run_on_ray(
+                    config_path,
+                    pipeline,
+                    overrides or [],
+                    device,
+                    inputs,
+                    output,
+                    glob,
+                    recursive,
+                    overwrite,
+                    address=address,
+                    gpus_per_worker=gpus_per_worker,
+                    workers=workers,
+                    on_event=render,
+                )
+            _summary(result, start, quiet, profile)
         if dry_run:
             _dry_run(pipe, inputs, output, config_path, recursive=recursive, pattern=glob, overwrite=overwrite)
             return
@@ -76,6 +120,14 @@ def run(
                 config=config_path,
                 on_event=render,
             )
+    _summary(result, start, quiet, profile)
+
+
+def _summary(result: BatchResult, start: float, quiet: bool, profile: bool = False) -> NoReturn:
+    """The profile (with ``--profile``, when the runner made one), the closing line (unless
+    quiet) and the exit code: 0 all done, 1 some file failed."""
+    import time
+
     if profile and result.profile is not None:
         typer.echo("\n".join(profile_lines(result.profile)), err=True)
     if not quiet:
@@ -86,6 +138,72 @@ def run(
             err=True,
         )
     raise typer.Exit(result.exit_code)
+
+
+def _check_engine(
+    engine: str, *, address: str | None, gpus_per_worker: float | None, workers: int | None, jobs: int | None
+) -> None:
+    """Refuse, before anything is loaded, an unknown engine or Ray options without ``--engine ray``."""
+    from ..errors import ConfigError
+
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"--engine {engine}: unknown; choose local or ray")
+    if engine == "local":
+        given = [
+            name
+            for name, value in (("--address", address), ("--gpus-per-worker", gpus_per_worker), ("--workers", workers))
+            if value is not None
+        ]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: only with --engine ray")
+    elif jobs is not None:
+        raise ConfigError("--jobs: only with --engine local (with --engine ray, Ray sizes the decode and encode tasks)")
+
+
+def _run_on_ray(
+    config_path: Path,
+    name: str,
+    overrides: list[str],
+    device: str | None,
+    inputs: list[Path],
+    output: Path,
+    glob: str | None,
+    recursive: bool,
+    overwrite: bool,
+    *,
+    address: str | None,
+    gpus_per_worker: float | None,
+    workers: int | None,
+    on_event: EventSink,
+) -> BatchResult:
+    """``--engine ray``: the validated spec goes to the actors (each builds the pipeline once).
+    Inputs and ``-o`` may be object-storage URIs there: typer gives them as paths, which would
+    fold ``s3://`` into ``s3:/``, so they are taken back from the command line as typed."""
+    from ..config import load_pipeline_spec
+    from ..engines.ray_data import RayOptions, run_ray
+
+    spec = load_pipeline_spec(config_path, name, overrides=overrides)
+    return run_ray(
+        spec,
+        [_as_typed(p) for p in inputs],
+        _as_typed(output),
+        device=device,
+        recursive=recursive,
+        pattern=glob,
+        overwrite=overwrite,
+        config=config_path,
+        options=RayOptions(address=address, workers=workers, gpus_per_worker=gpus_per_worker),
+        on_event=on_event,
+    )
+
+
+def _as_typed(path: Path) -> Path | str:
+    """A URI folded into a path by ``Path`` (``s3:/bucket/key``) as the URI it was."""
+    text = str(path)
+    scheme, sep, rest = text.partition(":/")
+    if sep and scheme.isalnum() and len(scheme) > 1 and not rest.startswith("/"):
+        return f"{scheme}://{rest}"
+    return path
 
 
 def _dry_run(

@@ -56,7 +56,7 @@ importable from here.
 from __future__ import annotations
 
 from ..files import TEMP_MARKER, atomic_output, atomic_write_bytes, remove_stale_temps
-from .decoding import MAX_PIXELS, Header, decode, probe, raster_from_pil, read
+from .decoding import MAX_PIXELS, Header, decode, decode_bytes, probe, raster_from_pil, read
 from .encoding import (
     DEFAULT_QUALITY,
     PNG_COMPRESS_LEVEL,
@@ -80,6 +80,7 @@ __all__ = [
     "Header",
     "decode",
     "probe",
+    "decode_bytes",
     "read",
     "encode",
     "encode_bytes",

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from ..devices import MemoryLimit
 
-__all__ = ["MAX_PIXELS", "Header", "decode", "probe", "raster_from_pil", "read"]
+__all__ = ["MAX_PIXELS", "Header", "decode", "decode_bytes", "probe", "raster_from_pil", "read"]
 
 #: largest image decoded, in pixels (16384 x 16384): a guard against decompression bombs
 MAX_PIXELS = 2**28
@@ -63,7 +63,25 @@ def decode(path: str | os.PathLike[str]) -> Raster:
     """
     path = Path(path)
     name = str(path)
-    data = _read_bytes(path, name)
+    return _decode_data(_read_bytes(path, name), path, name)
+
+
+def decode_bytes(data: bytes, name: str) -> Raster:
+    """Decode an image file's bytes, read from elsewhere (object storage, a socket), as
+    :func:`decode` decodes a file: the same raster, metadata and one-line errors, with ``name``
+    (a URI, a key) naming the file in them. The raster's ``meta.source`` is None: no local file.
+
+    Raises:
+        InputError: as :func:`decode`.
+    """
+    if not data:
+        raise InputError(f"{name}: file is empty (0 bytes); re-export or remove it")
+    raster = _decode_data(data, Path(name), name)
+    raster.meta.source = None
+    return raster
+
+
+def _decode_data(data: bytes, path: Path, name: str) -> Raster:
     from .floattiff import is_float_tiff
 
     if is_float_tiff(data):
