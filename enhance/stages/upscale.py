@@ -77,6 +77,9 @@ class UpscaleParams(StageParams):
     resize_method: Literal["lanczos", "bicubic", "area", "matlab-bicubic"] = "lanczos"
     channels_last: bool = Field(True, description="NHWC tensors (faster with cuDNN and oneDNN alike)")
     min_tile: int = Field(32, ge=8, description="smallest tile tried after out-of-memory errors")
+    compile: bool = Field(
+        False, description="torch.compile the model (spandrel engine; falls back to eager if it fails)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> UpscaleParams:
@@ -241,6 +244,7 @@ class Upscale(Stage):
         self._bpp: dict[Any, float] = {}
         self._reference: dict[Any, Any] = {}
         self._copies: dict[Any, Any] = {}
+        self._calls: dict[Any, Any] = {}
         self._dni: tuple[Any, float] | None = None
         if self._given is not None:
             from ..models.load import as_descriptor, describe
@@ -358,16 +362,16 @@ class Upscale(Stage):
         if p.engine == "realesrgan":
             return self._reference_for(dtype)
         descriptor = self._load(dtype)
-        call = self._model_call(descriptor)
+        call = self._call(dtype)
         fallback = None
         if dtype != torch.float32:
 
             def fallback(t: torch.Tensor) -> torch.Tensor:  # loaded only if a tile ever overflows
-                return self._model_call(self._load(torch.float32))(t)
+                return self._call(torch.float32)(t)
 
         if (p.tile == "auto" or p.batch == "auto") and dtype not in self._bpp:
             self._bpp[dtype] = estimate_bytes_per_pixel(
-                call, descriptor.input_channels, device=self._device, dtype=dtype,
+                self._model_call(descriptor), descriptor.input_channels, device=self._device, dtype=dtype,
                 size_requirements=descriptor.size_requirements, probe=128 if self._device.type == "cuda" else 64,
             )  # fmt: skip
 
@@ -381,6 +385,19 @@ class Upscale(Stage):
             )  # fmt: skip
 
         return run
+
+    def _call(self, dtype: torch.dtype) -> Any:
+        """The forward the tiler runs in ``dtype``: made once per dtype and reused for every image
+        (one loaded model per device and dtype, one compilation)."""
+        call = self._calls.get(dtype)
+        if call is None:
+            call = self._model_call(self._load(dtype))
+            if self.params.compile:
+                from ..models.compiled import compile_forward
+
+                call = compile_forward(call)
+            self._calls[dtype] = call
+        return call
 
     def _target(self, height: int, width: int) -> tuple[int, int]:
         """Output (h, w)."""
@@ -548,6 +565,7 @@ class Upscale(Stage):
             "batch": stats.batch,
             "dtype": str(dtype).removeprefix("torch."),
             "fp32_reruns": stats.fp32_reruns,
+            "compiled": bool(getattr(self._calls.get(dtype), "active", False)),
             "oom_retries": stats.oom_retries,
             "output_size": [int(out.shape[-1]), int(out.shape[-2])],
         }
