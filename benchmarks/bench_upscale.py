@@ -127,7 +127,7 @@ def child(args: argparse.Namespace) -> dict:
         params = {
             "model": str(args.weights), "tile": args.tile if args.tile == "auto" else int(args.tile),
             "tile_overlap": args.overlap, "batch": args.batch if args.batch == "auto" else int(args.batch),
-            "precision": args.precision, "channels_last": not args.no_channels_last,
+            "precision": args.precision, "channels_last": not args.no_channels_last, "compile": args.compile,
         }  # fmt: skip
         if args.outscale is not None:
             params["scale"] = args.outscale
@@ -140,7 +140,10 @@ def child(args: argparse.Namespace) -> dict:
             up = to_image(Raster(image, Metadata()), device)
             return from_image(stage.process(up, ctx)).array
 
-        label = f"enhance upscale (tile {args.tile}, {{dtype}}, channels_last {not args.no_channels_last})"
+        label = (
+            f"enhance upscale (tile {args.tile}, {{dtype}}, channels_last {not args.no_channels_last}, "
+            f"compile {args.compile})"
+        )
     else:
         from enhance.compat import import_reference
         from enhance.models.load import read_state_dict
@@ -335,6 +338,7 @@ def main() -> None:
     parser.add_argument("--ref-tile", type=int, default=0, help="upstream tile (0 = whole image, its default)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
     parser.add_argument("--no-channels-last", action="store_true", help="our engine without channels_last")
+    parser.add_argument("--compile", action="store_true", help="our engine with torch.compile (stage mode)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per engine (after one warm-up)")
     parser.add_argument("--rounds", type=int, default=1, help="alternate the engines this many times (noisy hosts)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
