@@ -51,6 +51,7 @@ __all__ = [
     "TileStats",
     "SizeRequirementsLike",
     "NonFiniteOutput",
+    "CPU_PASS_BUDGET",
     "tiled_upscale",
     "estimate_bytes_per_pixel",
     "auto_tile",
@@ -59,6 +60,14 @@ __all__ = [
 log = logging.getLogger("enhance")
 
 Model = Callable[["torch.Tensor"], "torch.Tensor"]
+
+
+#: the most memory one forward pass may take on CPU with ``tile: auto`` (what is free may be far
+#: more). A whole 2048x2048 pass of realesr-animevideov3 holds ~1 GB per activation (64 channels
+#: of fp32): with this cap such an image runs in ~1024 px tiles (a few % more pixels to compute
+#: for the context) and the peak of a large image no longer grows with the image. Images that fit
+#: (512x512 needs ~0.25 GB) still run whole, without seams.
+CPU_PASS_BUDGET = 1 << 30
 
 
 class NonFiniteOutput(FloatingPointError):
@@ -403,6 +412,8 @@ class _Job:
             out_bytes = n * 4 * 4 * h * w * self.scale * self.scale  # float32 outputs + weights, 4 channels worst case
             fraction = 0.8 if cuda else 0.5
             budget = int(available_memory(images.device) * fraction) - out_bytes
+            if not cuda:  # tiles, not the image, bound what a pass holds in RAM
+                budget = min(budget, CPU_PASS_BUDGET)
             auto_side = auto_tile(
                 h,
                 w,
