@@ -69,6 +69,12 @@ class RunContext:
         progress: called as ``progress(done, total)`` during long tiled work (upscale tiles).
         cancel: a ``threading.Event`` or a callable returning True; long work checks it between
             tile batches and raises :class:`~enhance.errors.Cancelled`.
+        timings: each stage's own wall time in seconds (device synchronised), keyed by stage
+            name (``resize#2`` for the second resize), plus ``upload`` and ``download``; filled
+            by :meth:`enhance.pipeline.Pipeline.process_raster`.
+        host_work: None (the default) for stages to do all their work now; a list when the caller
+            (a batch runner) takes CPU-only work off the device thread: a stage may then append
+            deferred work to it (the ``score`` stage's PNG encodes) and leave its result to the runner.
     """
 
     device: torch.device | str = "cpu"
@@ -79,6 +85,8 @@ class RunContext:
     warnings: list[str] = field(default_factory=list)
     progress: Progress | None = None
     cancel: CancelLike | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    host_work: list[Any] | None = None
 
     def warn(self, message: str) -> None:
         """Record a warning for this image and log it."""

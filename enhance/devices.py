@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, quote
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,6 +30,7 @@ __all__ = [
     "available_memory",
     "is_out_of_memory",
     "release_memory",
+    "synchronize",
 ]
 
 DEVICE_HELP = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N"
@@ -74,18 +75,18 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     if spec == "cuda" or spec.startswith("cuda:"):
         index_text = spec.partition(":")[2]
         if index_text and not index_text.isdigit():
-            raise ConfigError(f"device {spec!r} is not valid: use {DEVICE_HELP}")
+            raise ConfigError(f"device {quote(spec, 40)} is not valid: use {DEVICE_HELP}")
         if not torch.cuda.is_available():
             raise ConfigError(
-                f"device {spec!r} was asked for but CUDA is not available on this machine: "
+                f"device {quote(spec, 40)} was asked for but CUDA is not available on this machine: "
                 "use --device cpu or --device auto"
             )
         index = int(index_text) if index_text else torch.cuda.current_device()
         count = torch.cuda.device_count()
         if index >= count:
-            raise ConfigError(f"device {spec!r} does not exist: this machine has {count} CUDA device(s)")
+            raise ConfigError(f"device {quote(spec, 40)} does not exist: this machine has {count} CUDA device(s)")
         return torch.device("cuda", index)
-    raise ConfigError(f"device {spec!r} is not valid: use {DEVICE_HELP}")
+    raise ConfigError(f"device {quote(spec, 40)} is not valid: use {DEVICE_HELP}")
 
 
 def compute_dtype(
@@ -118,7 +119,7 @@ def compute_dtype(
             raise ConfigError("this model does not support bf16: use precision fp16, fp32 or auto")
         return torch.bfloat16
     if precision != "auto":
-        raise ConfigError(f"precision {precision!r} is not valid: use auto, fp32, fp16 or bf16")
+        raise ConfigError(f"precision {quote(precision, 40)} is not valid: use auto, fp32, fp16 or bf16")
     if fp16:
         return torch.float16
     if bf16 and torch.cuda.is_bf16_supported():
@@ -164,6 +165,20 @@ def release_memory(device: Any) -> None:
         import torch
 
         torch.cuda.empty_cache()
+
+
+def synchronize(device: Any) -> None:
+    """Wait until the work queued on ``device`` has finished, so a clock read next measures it.
+
+    CUDA kernels run asynchronously: without this, a stage's wall time is the time to queue its
+    kernels and the next blocking call pays for them. A no-op on CPU (work there is done when the
+    call returns), so timing costs nothing where there is nothing to wait for.
+    """
+    if getattr(device, "type", str(device).partition(":")[0]) != "cuda":
+        return
+    import torch
+
+    torch.cuda.synchronize(device)
 
 
 def available_memory(device: torch.device) -> int:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
+    from .credentials.summary import SourceCredentials
+
 #: names that moved to :mod:`enhance.convert` and resolve from there on first use
 _MOVED = ("coerce", "restore_kind")
 
@@ -53,8 +55,13 @@ class Metadata:
         bit_depth: bits per sample of the source (8 or 16); 16-bit stays 16-bit when asked.
         icc_profile: the embedded ICC profile, written back unchanged.
         exif: raw EXIF bytes with the orientation tag reset to 1 (pixels are already upright).
-        text: PNG text chunks (tEXt/zTXt/iTXt), e.g. a generator's ``parameters`` or ``prompt``.
+        text: PNG text chunks (tEXt/zTXt/iTXt), e.g. a generator's ``parameters`` or ``prompt``;
+            the XMP packet of any format under ``XML:com.adobe.xmp``.
         dpi: physical resolution, if the source had one.
+        content_credentials: what the source's C2PA manifest claims, if it had one (never carried
+            into outputs: a manifest is bound to the source's bytes).
+        warnings: what reading the source changed or left out (frames of an animation, a float
+            TIFF's encoding...), one line each, for the record.
     """
 
     source: Path | None = None
@@ -65,6 +72,8 @@ class Metadata:
     exif: bytes | None = None
     text: dict[str, str] = field(default_factory=dict)
     dpi: tuple[float, float] | None = None
+    content_credentials: SourceCredentials | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -4,11 +4,14 @@ A record::
 
     {"input": "/abs/in/a.png", "relative": "sub/a.png", "output": "/abs/out/sub/a.png" | None,
      "status": "done" | "skipped" | "failed", "error": None | "one line",
-     "timings": {"read": s, "compute": s, "write": s}, "size": {"input": [w, h], "output": [w, h]},
+     "timings": {"read": s, "compute": s, "stages": {"deband": s, ...}, "write": s, "score": s},
+     "size": {"input": [w, h], "output": [w, h]},
      "results": {...what stages reported, e.g. "scores"...}, "warnings": [...]}
 
 The header names the kind of run (``run``, ``score``, ``pick``), the enhance version, device,
-start and finish times and a summary of the statuses; reports (:mod:`enhance.report`) read it.
+start and finish times and a summary of the statuses (a ``run`` manifest also its ``profile``:
+where the time went and what bound the run, :func:`run_profile`); reports (:mod:`enhance.report`)
+read it.
 A ``run`` manifest also keeps the records of earlier runs' inputs that this run did not touch
 (after this run's records): ``summary`` counts every record listed, ``this_run`` this run's only.
 
@@ -49,6 +52,7 @@ __all__ = [
     "read_earlier",
     "read_journal",
     "read_records",
+    "run_profile",
     "set_aside",
     "summarize",
     "usable_record",
@@ -86,8 +90,7 @@ def new_record(
 
 def failure_message(exc: BaseException, source: Path, relative: Path | None = None) -> str:
     """The first line of an error, prefixed with the file unless the message already names it."""
-    lines = str(exc).strip().splitlines()
-    message = lines[0] if lines else type(exc).__name__
+    message = first_line(exc)
     if str(source) in message or (relative is not None and relative.as_posix() in message):
         return message
     return f"{source}: {message}"
@@ -100,6 +103,62 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, int]:
         counts["total"] += 1
         counts[record["status"]] = counts.get(record["status"], 0) + 1
     return counts
+
+
+#: a device busy this share of the run's wall time or more bounds the run itself
+BUSY_BOUND = 0.9
+
+
+def run_profile(records: Iterable[dict[str, Any]], waits: dict[str, float]) -> dict[str, Any]:
+    """Where a run's time went, from its done records' timings and the runner's own clock.
+
+    Args:
+        records: this run's records (only ``done`` ones count).
+        waits: from the runner: ``wall`` (the run), ``compute`` (the device thread's busy time;
+            the records' compute times when absent), and the seconds the device thread waited
+            for a ``decode``, an ``encode`` (the write window) and ``score`` (host scoring), and
+            the ``drain`` of the last writes; a runner that cannot tell gives what it has.
+
+    Returns:
+        ``images``, ``wall``, ``images_per_second``, ``device_busy`` (compute / wall), ``waits``,
+        ``totals`` and ``per_image`` (read, compute, write, score seconds summed over the files,
+        and their mean), ``stages`` (each stage's summed seconds) and ``bound``: ``device`` when
+        the device was busy :data:`BUSY_BOUND` of the time or more, else the host resource the
+        device waited on longest (``decode``, ``encode``, ``score``), or ``overhead`` when its
+        idle time was mostly none of those (start-up, the final drain).
+    """
+    done = [r for r in records if r.get("status") == "done"]
+    totals = dict.fromkeys(("read", "compute", "write", "score"), 0.0)
+    stages: dict[str, float] = {}
+    for record in done:
+        timings = record.get("timings") or {}
+        for key in totals:
+            totals[key] += float(timings.get(key) or 0.0)
+        for name, seconds in (timings.get("stages") or {}).items():
+            stages[name] = stages.get(name, 0.0) + float(seconds)
+    wall = float(waits.get("wall") or 0.0)
+    busy = float(waits.get("compute", totals["compute"]))
+    host = {key: round(float(waits.get(key, 0.0)), 4) for key in ("decode", "encode", "score", "drain")}
+    share = busy / wall if wall > 0 else None
+    if share is not None and share >= BUSY_BOUND:
+        bound = "device"
+    else:
+        idle = max(wall - busy, 0.0)
+        worst = max(("decode", "encode", "score"), key=lambda k: host[k])
+        bound = worst if host[worst] >= 0.5 * idle and host[worst] > 0 else "overhead"
+    count = len(done)
+    return {
+        "images": count,
+        "wall": round(wall, 4),
+        "images_per_second": round(count / wall, 4) if wall > 0 else None,
+        "device_busy": round(share, 4) if share is not None else None,
+        "compute": round(busy, 4),
+        "waits": host,
+        "bound": bound,
+        "totals": {key: round(value, 4) for key, value in totals.items()},
+        "per_image": {key: round(value / count, 4) if count else None for key, value in totals.items()},
+        "stages": {name: round(value, 4) for name, value in stages.items()},
+    }
 
 
 def build_manifest(kind: str, records: list[dict[str, Any]], *, started: str, **header: Any) -> dict[str, Any]:

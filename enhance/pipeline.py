@@ -22,7 +22,8 @@ from .stages.base import Stage
 if TYPE_CHECKING:
     from .context import CancelLike, Progress
     from .convert import Layout
-    from .image import Image, Raster
+    from .credentials.signing import ContentSigner, EditAction
+    from .image import Image, Metadata, Raster
 
 __all__ = ["Pipeline", "RunContext"]
 
@@ -56,6 +57,7 @@ class Pipeline:
         self.seed = seed
         self.name = name
         self._context: RunContext | None = None
+        self._signer: ContentSigner | None = None
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(s) for s in self.stages)
@@ -107,29 +109,55 @@ class Pipeline:
         """The resolved torch.device (resolving it on first use)."""
         return self.setup().device
 
-    def process(self, image: Image, *, path: Path | None = None) -> tuple[Image, RunContext]:
-        """Run every stage on ``image``; returns the result (on the device) and the image's context."""
+    def process(self, image: Image, *, path: Path | None = None, defer_host: bool = False) -> tuple[Image, RunContext]:
+        """Run every stage on ``image``; returns the result (on the device) and the image's context,
+        whose ``timings`` hold each stage's own wall time (the device synchronised after each).
+
+        ``defer_host``: stages may leave CPU-only work in ``ctx.host_work`` for the caller to run
+        off the device thread (see :class:`~enhance.context.RunContext`).
+        """
+        from time import perf_counter
+
+        from .devices import synchronize
+
         base = self.setup()
         image = image.to(base.device)
         ctx = base.for_image(source=image, path=path)
+        if defer_host:
+            ctx.host_work = []
         for stage in self.stages:
             ctx.raise_if_cancelled(f"pipeline {self.name or ''}".rstrip())
+            start = perf_counter()
             image = stage.process(image, ctx)
+            synchronize(base.device)
+            ctx.timings[_timing_key(ctx.timings, stage.name)] = perf_counter() - start
         return image, ctx
 
-    def process_raster(self, raster: Raster, *, path: Path | None = None) -> tuple[Raster, Image, RunContext]:
+    def process_raster(
+        self, raster: Raster, *, path: Path | None = None, defer_host: bool = False
+    ) -> tuple[Raster, Image, RunContext]:
         """Upload a decoded raster once, run the stages, quantize and download once.
 
-        Returns the output raster (ready to encode), the float result on the device and the context.
+        Returns the output raster (ready to encode), the float result on the device and the context
+        (its ``timings``: ``upload``, each stage, ``download``, which includes quantizing).
         """
+        from time import perf_counter
+
+        from .devices import synchronize
         from .image import from_image, to_image
 
         base = self.setup()
-        result, ctx = self.process(to_image(raster, base.device), path=path)
+        start = perf_counter()
+        image = to_image(raster, base.device)
+        synchronize(base.device)
+        upload = perf_counter() - start
+        result, ctx = self.process(image, path=path, defer_host=defer_host)
+        start = perf_counter()
         bit_depth, warning = self.output.bit_depth_for(path)
         if warning:
             ctx.warn(warning)
         out = from_image(result, bit_depth=bit_depth, dither=self.output.dither, seed=ctx.seed)
+        ctx.timings = {"upload": upload, **ctx.timings, "download": perf_counter() - start}
         return out, result, ctx
 
     def process_batch(self, images: Sequence[Image], contexts: Sequence[RunContext]) -> list[Image]:
@@ -178,9 +206,94 @@ class Pipeline:
 
     def run_file(self, source: Path | str, destination: Path | str) -> RunContext:
         """Read ``source``, run the pipeline, write ``destination`` atomically with the output spec."""
-        from .io import decode, encode
+        from .io import decode
 
         source, destination = Path(source), Path(destination)
+        self.signer()  # bad signing settings fail before the image is read
         raster, _, ctx = self.process_raster(decode(source), path=source)
-        encode(raster, destination, **self.output.encode_options(source))
+        self.write_output(raster, source, destination)
         return ctx
+
+    # -- writing, with content credentials ---------------------------------------------------------
+
+    def signer(self) -> ContentSigner | None:
+        """The output's content-credentials signer, checked and built once (None when the output
+        spec has no ``content_credentials``).
+
+        Raises:
+            ConfigError: the certificate, key or settings will not sign (one line; exit 2).
+        """
+        if self._signer is None and self.output.content_credentials is not None:
+            self._signer = self.output.signer()
+        return self._signer
+
+    def edit_actions(self) -> list[EditAction]:
+        """What the stages do, as C2PA actions, for a signed output's manifest (stages that leave
+        the pixels as they are, such as ``score``, are not listed)."""
+        from .credentials.signing import EditAction
+
+        return [
+            EditAction(stage.c2pa_action, stage.name, stage.params.model_dump(mode="json"))
+            for stage in self.stages
+            if stage.c2pa_action
+        ]
+
+    def write_output(self, raster: Raster, source: Path, destination: Path) -> bytes:
+        """Encode ``raster`` as the output spec says and write it atomically to ``destination``;
+        signed with a new manifest (``source`` as its parent ingredient) when the spec has
+        ``content_credentials``. Parent folders are created. Returns the bytes written (a runner
+        reads the written PNG's own size off them instead of encoding the image again)."""
+        from .files import atomic_write_bytes
+        from .io import encode_bytes
+
+        options = self.output.encode_options(source)
+        signer = self.signer()
+        if signer is None:
+            from .io.encoding import _check_not_source  # the refusal io.encode makes (same inode too)
+
+            _check_not_source(raster.meta.source, destination, False)
+            data = encode_bytes(raster, **options)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(destination, data)
+            return data
+        if destination.resolve() == source.resolve():
+            raise ValueError(f"{destination}: is the input this image was read from; outputs never overwrite inputs")
+        meta = raster.meta
+        credentials = meta.content_credentials
+        data = signer.sign(
+            encode_bytes(raster, **options),
+            str(options["format"]),
+            source=source.read_bytes(),
+            source_format=meta.format or "PNG",
+            title=_title(destination),
+            source_title=_title(source),
+            actions=self.edit_actions(),
+            digital_source_type=credentials.digital_source_type if credentials else None,
+        )
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(destination, data)
+        return data
+
+    def credentials_record(self, meta: Metadata) -> dict[str, Any] | None:
+        """What the record says of content credentials for an output of ``meta``'s source (None
+        when the source had none and the output is not signed)."""
+        from .credentials.signing import credentials_record
+
+        return credentials_record(meta.content_credentials, self.signer(), self.edit_actions())
+
+
+def _timing_key(timings: dict[str, float], name: str) -> str:
+    """A stage's key in ``timings``: its name, ``name#2`` for the second stage of that name..."""
+    if name not in timings:
+        return name
+    count = 2
+    while f"{name}#{count}" in timings:
+        count += 1
+    return f"{name}#{count}"
+
+
+def _title(path: Path) -> str:
+    """A file name as text for a manifest (names that are not UTF-8 get replacement characters)."""
+    import os
+
+    return os.fsencode(path.name).decode("utf-8", errors="replace")

@@ -20,6 +20,7 @@ from PIL import Image as PILImage
 from enhance.batch import MANIFEST_NAME, run_batch
 from enhance.config import OutputSpec
 from enhance.errors import ConfigError
+from enhance.events import text_lines
 from enhance.io import TEMP_MARKER, decode
 from enhance.manifest import JOURNAL_NAME, new_record
 from enhance.pipeline import Pipeline
@@ -63,7 +64,8 @@ def test_folder_mirrors_tree_writes_manifest(tmp_path: Path) -> None:
     assert manifest["summary"]["done"] == 5 and manifest["pipeline"] == "t" and manifest["device"] == "cpu"
     record = manifest["files"][0]
     assert record["status"] == "done" and record["error"] is None
-    assert set(record["timings"]) == {"read", "compute", "write"}
+    assert set(record["timings"]) == {"read", "compute", "stages", "write"}
+    assert list(record["timings"]["stages"]) == ["upload", "resize", "download"]
     assert record["size"] == {"input": [48, 32], "output": [24, 16]}
 
 
@@ -183,10 +185,10 @@ class _Exhausted(Stage):
 def test_running_out_of_memory_fails_the_file_and_gives_memory_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import enhance.batch
+    import enhance.work
 
     released = []
-    monkeypatch.setattr(enhance.batch, "release_memory", released.append)
+    monkeypatch.setattr(enhance.work, "release_memory", released.append)
     make_images(tmp_path / "in", 1)
     result = run_batch(Pipeline([_Exhausted()], device="cpu"), [tmp_path / "in"], tmp_path / "out")
     assert result.records[0]["status"] == "failed" and "Unable to allocate" in result.records[0]["error"]
@@ -630,7 +632,7 @@ def test_a_manifest_that_cannot_be_written_is_one_line_exit_1_and_a_rerun_recove
     pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
     fail_writes_of(MANIFEST_NAME, monkeypatch, code)
     lines: list[str] = []
-    result = run_batch(pipe, [src], out, echo=lines.append)
+    result = run_batch(pipe, [src], out, on_event=text_lines(lines.append))
     assert result.exit_code == 1 and result.summary["done"] == 3
     (line,) = [line for line in lines if MANIFEST_NAME in line]
     assert f"({os.strerror(code)})" in line and JOURNAL_NAME in line and "rerun" in line
@@ -652,7 +654,7 @@ def test_a_report_that_cannot_be_written_is_one_line_and_exit_1(
     pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
     fail_writes_of("report.html", monkeypatch, errno.ENOSPC)
     lines: list[str] = []
-    result = run_batch(pipe, [src], out, echo=lines.append)
+    result = run_batch(pipe, [src], out, on_event=text_lines(lines.append))
     assert result.exit_code == 1
     (line,) = [line for line in lines if "report.html" in line]
     assert "(No space left on device)" in line
@@ -690,7 +692,7 @@ def test_a_malformed_manifest_never_breaks_a_run_and_is_never_silently_lost(tmp_
     (out / MANIFEST_NAME).write_bytes(content)
     pipe = Pipeline([Resize(long_side=24), _FakeScore()], device="cpu")
     lines: list[str] = []
-    result = run_batch(pipe, [src], out, echo=lines.append)
+    result = run_batch(pipe, [src], out, on_event=text_lines(lines.append))
     assert result.exit_code == 0 and result.summary["done"] == 2
     (warning,) = [line for line in lines if MANIFEST_NAME in line]
     manifest = json.loads((out / MANIFEST_NAME).read_text())
@@ -701,7 +703,7 @@ def test_a_malformed_manifest_never_breaks_a_run_and_is_never_silently_lost(tmp_
     else:
         assert broken == [] and "5 record(s) with missing or wrong-typed fields ignored" in warning
     later: list[str] = []
-    assert run_batch(pipe, [src], out, echo=later.append).exit_code == 0 and later == []
+    assert run_batch(pipe, [src], out, on_event=text_lines(later.append)).exit_code == 0 and later == []
 
 
 def test_a_manifest_naming_an_input_as_its_output_does_not_make_that_input_vanish(tmp_path: Path) -> None:
@@ -710,7 +712,7 @@ def test_a_manifest_naming_an_input_as_its_output_does_not_make_that_input_vanis
     claim = new_record(tmp_path / "elsewhere" / "z.png", Path("z.png"), "done", output=(src / "img0.png").resolve())
     (src / MANIFEST_NAME).write_text(json.dumps({"files": [claim]}))
     lines: list[str] = []
-    result = run_batch(resize_pipeline(suffix="_x"), [src], src, echo=lines.append)
+    result = run_batch(resize_pipeline(suffix="_x"), [src], src, on_event=text_lines(lines.append))
     assert sorted(r["relative"] for r in result.records) == ["img0.png", "img1.jpg"]
     assert (src / "img0_x.png").is_file() and not [line for line in lines if "left out" in line]
 
@@ -720,7 +722,7 @@ def test_earlier_outputs_are_left_out_in_one_line_only_while_they_are_the_files_
     make_images(src, 2)
     run_batch(resize_pipeline(suffix="_x"), [src], src)
     lines: list[str] = []
-    again = run_batch(resize_pipeline(suffix="_x"), [src], src, echo=lines.append)
+    again = run_batch(resize_pipeline(suffix="_x"), [src], src, on_event=text_lines(lines.append))
     assert sorted((r["relative"], r["status"]) for r in again.records) == [
         ("img0.png", "skipped"),
         ("img1.jpg", "skipped"),

@@ -185,8 +185,8 @@ def test_ctrl_c_prints_a_message_and_exits_130(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_in_score_and_pick_prints_a_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import enhance.metrics.picking as picking
-    import enhance.metrics.scoring as scoring
+    import enhance.picking as picking
+    import enhance.scoring as scoring
 
     def interrupt(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
@@ -265,6 +265,65 @@ def test_sigterm_unwinds_like_ctrl_c() -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert cleaned == [True]
+
+
+def _hostile_config(tmp_path: Path, case: str) -> str:
+    """The pipelines files of the hostile run's YAML report (issue: alias bomb, 50 MB value, 1000 deep)."""
+    path = tmp_path / f"{case}.yaml"
+    head = "pipelines:\n  p:\n    stages:\n      - resize:\n          long_side: "
+    if case == "alias-bomb":
+        levels = [f"&a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+        path.write_text(head + f"[&a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol], {', '.join(levels)}]\n")
+    elif case == "50MB-value":
+        path.write_text(head + "9" * 50_000_000 + "\n")
+    elif case == "1000-deep":
+        path.write_text(head + "[" * 1000 + "]" * 1000 + "\n")
+    else:
+        return "/dev/zero"
+    return str(path)
+
+
+def _capped(limit: int = 2 << 30) -> None:
+    """In the child: at most 2 GiB of address space, so a regression fails fast, not the machine."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+@pytest.mark.parametrize("case", ["alias-bomb", "50MB-value", "1000-deep", "dev-zero"])
+def test_hostile_config_is_refused_in_one_line(tmp_path: Path, case: str) -> None:
+    if case == "dev-zero" and not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    config = _hostile_config(tmp_path, case)
+    (tmp_path / "in").mkdir()
+    for args in (
+        ["pipelines", "validate", "-c", config],
+        ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", config, "-p", "p", "--dry-run"],
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "enhance", *args],
+            capture_output=True, text=True, cwd=ROOT, timeout=300, preexec_fn=_capped,
+        )  # fmt: skip
+        assert out.returncode == 2, out.stderr[:2000]
+        lines = out.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"enhance: error: {config}"), out.stderr[:2000]
+        assert len(lines[0]) < 300 and ("limit" in lines[0] or "nesting" in lines[0]), lines[0]
+
+
+def test_pipeline_names_are_printed_escaped(tmp_path: Path) -> None:
+    config = tmp_path / "pipelines.yaml"
+    config.write_text(
+        'pipelines:\n  "ok\\e[2J":\n    description: "clear\\e]0;title\\a"\n    stages: [resize: {scale: 2}]\n'
+        '  "bad\\e[2J":\n    stages: [nope]\n'
+    )
+    listed = CliRunner().invoke(app, ["pipelines", "list", "-c", str(config)])
+    checked = CliRunner().invoke(app, ["pipelines", "validate", "-c", str(config), "ok\x1b[2J", "bad\x1b[2J", "x\x1b"])
+    assert listed.exit_code == 0 and checked.exit_code == 2
+    for text in (listed.stdout, checked.stdout, checked.stderr):
+        assert "\x1b" not in text and "\x07" not in text
+    assert "ok\\x1b[2J  [resize]  clear\\x1b]0;title\\x07" in listed.stdout
+    assert "ok: ok\\x1b[2J (1 stages)" in checked.stdout
+    assert "no pipeline named 'x\\x1b'; defined: 'ok\\x1b[2J', 'bad\\x1b[2J'\n" in checked.stderr
 
 
 def test_a_second_run_into_a_held_folder_exits_2_with_one_line(tmp_path: Path) -> None:

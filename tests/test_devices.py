@@ -78,6 +78,15 @@ def test_release_memory_returns_cached_cuda_blocks() -> None:
     assert available_memory(device) > 0
 
 
+def test_a_long_or_odd_device_spec_is_quoted_briefly() -> None:
+    from enhance.devices import resolve_device
+    from enhance.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        resolve_device("x\x1b" * 100_000)  # e.g. --set device=... from a script gone wrong
+    assert len(str(err.value)) < 200 and "\x1b" not in str(err.value) and "(200000 characters)" in str(err.value)
+
+
 # -- host <-> device copies ------------------------------------------------------------------------
 
 

@@ -40,6 +40,10 @@ def test_the_layer_contracts_hold() -> None:
             "from ..batch import run_batch",
             ["layers:", "know nothing of stages", "enhance.ops.color -> enhance.batch"],
         ),
+        # one folder workflow reaching into another: they share discovery, manifest and reports only
+        ("scoring.py", "from .picking import pick_best", ["layers:", "enhance.scoring -> enhance.picking"]),
+        # what every runner shares reaching up into one runner
+        ("work.py", "from .batch import LocalScheduler", ["layers:", "enhance.work -> enhance.batch"]),
         # the image <-> codec cycle this phase removed: same layer, so only the cycle check sees it
         ("image.py", "from .convert import coerce", ["no import cycles", ".image", ".convert"]),
     ],

@@ -6,6 +6,7 @@ imports torch and spandrel when it runs.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ import typer
 from ..models.fetch import check_file, download_dir, downloads_allowed, entry_url, fetch, find_local, search_dirs
 from ..models.zoo import ZOO, get_entry
 from ._common import EXIT_SOME_FAILED, fail, user_errors
+from ._render import Renderer
 
 __all__ = ["models_app"]
 
@@ -76,7 +78,8 @@ def fetch_models(
                 continue
             if not downloads_allowed():
                 raise fail(f"{entry.name}: not downloaded: downloads are turned off (ENHANCE_OFFLINE is set)")
-            path = fetch(entry, dest=dest, force=force)
+            with Renderer(progress=sys.stderr.isatty()) as render:
+                path = fetch(entry, dest=dest, force=force, on_event=render)
             typer.echo(f"{entry.name}: saved to {path}")
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ._common import interruptible, user_errors
+from ._render import Renderer
 
 __all__ = ["pick"]
 
@@ -37,10 +38,11 @@ def pick(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Rank candidates per prompt and copy (or link) the best into OUTPUT, with the ranking in the report."""
-    from ..metrics.picking import pick_best, ranking_for
+    from ..metrics.ranking import ranking_for
+    from ..picking import pick_best
     from ..report.model import displayable  # names whose bytes are not UTF-8 print as \xff
 
-    with user_errors(), interruptible("interrupted before the report was written; rerun to pick"):
+    with user_errors(), interruptible("interrupted before the report was written; rerun to pick"), Renderer() as render:
         ranking = ranking_for(metric, weights)
         manifest = pick_best(
             inputs,
@@ -51,7 +53,7 @@ def pick(
             pattern=pattern,
             link=link,
             device=device,
-            echo=lambda line: typer.echo(f"enhance: {line}", err=True),
+            on_event=render,
         )
         written = manifest["reports"]
     if not quiet:

@@ -20,15 +20,15 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Pipel
 def pipelines_list(config: ConfigOption = None) -> None:
     """Each pipeline with its stages and description."""
     from ..config import load_pipelines
-    from ..errors import ConfigError
+    from ..errors import ConfigError, printable
 
     with user_errors():
         found = load_pipelines(config)
     for name, spec in found.items():
         if isinstance(spec, ConfigError):
-            typer.echo(f"{name}  (invalid: {spec})")
+            typer.echo(f"{printable(name)}  (invalid: {spec})")
         else:
-            typer.echo(f"{name}  [{' → '.join(s.name for s in spec.stages)}]  {spec.description}")
+            typer.echo(printable(f"{name}  [{' → '.join(s.name for s in spec.stages)}]  {spec.description}"))
 
 
 @pipelines_app.command("show")
@@ -57,8 +57,8 @@ def pipelines_validate(
     config: ConfigOption = None,
 ) -> None:
     """Check pipelines without touching any image; exit 2 when one is invalid."""
-    from ..config import load_pipelines
-    from ..errors import ConfigError
+    from ..config import load_pipelines, no_such_pipeline
+    from ..errors import ConfigError, printable
 
     with user_errors():
         found = load_pipelines(config)
@@ -66,12 +66,12 @@ def pipelines_validate(
     for name in names or list(found):
         spec = found.get(name)
         if spec is None:
-            typer.echo(f"{name}: no such pipeline; defined: {', '.join(found)}", err=True)
+            typer.echo(f"invalid: {no_such_pipeline(config, name, found)}", err=True)
             bad += 1
         elif isinstance(spec, ConfigError):
             typer.echo(f"invalid: {spec}", err=True)
             bad += 1
         else:
-            typer.echo(f"ok: {name} ({len(spec.stages)} stages)")
+            typer.echo(f"ok: {printable(name)} ({len(spec.stages)} stages)")
     if bad:
         raise typer.Exit(EXIT_USAGE)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ._common import interruptible, user_errors
+from ._render import Renderer
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
 
-__all__ = ["run"]
+__all__ = ["profile_lines", "run"]
 
 
 def run(
@@ -42,6 +43,9 @@ def run(
     dry_run: Annotated[bool, typer.Option(help="Validate and list what would be done; write nothing.")] = False,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Decode/encode threads.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    profile: Annotated[
+        bool, typer.Option("--profile", help="At the end, print where the time went per stage and what bound the run.")
+    ] = False,
 ) -> None:
     """Run a pipeline over files and folders: writes outputs, manifest.json (and reports when scored)."""
     import time
@@ -57,7 +61,10 @@ def run(
             _dry_run(pipe, inputs, output, config_path, recursive=recursive, pattern=glob, overwrite=overwrite)
             return
         start = time.perf_counter()
-        with interruptible("interrupted; finished outputs are kept, rerun to do the rest"):
+        with (
+            interruptible("interrupted; finished outputs are kept, rerun to do the rest"),
+            Renderer(progress=not quiet and sys.stderr.isatty()) as render,
+        ):
             result = run_batch(
                 pipe,
                 inputs,
@@ -66,10 +73,11 @@ def run(
                 pattern=glob,
                 overwrite=overwrite,
                 jobs=jobs,
-                progress=not quiet and sys.stderr.isatty(),
-                echo=lambda line: typer.echo(f"enhance: {line}", err=True),
                 config=config_path,
+                on_event=render,
             )
+    if profile and result.profile is not None:
+        typer.echo("\n".join(profile_lines(result.profile)), err=True)
     if not quiet:
         s = result.summary
         typer.echo(
@@ -94,8 +102,8 @@ def _dry_run(
 
     Models are not loaded (so nothing is downloaded); a missing model shows only in a real run.
     """
-    from ..batch import collect_jobs
     from ..devices import resolve_device
+    from ..discovery import collect_jobs
 
     device = resolve_device(pipe.device_spec)
     planned = collect_jobs(inputs, output, pipe.output, recursive=recursive, pattern=pattern)
@@ -105,3 +113,34 @@ def _dry_run(
         state = "exists, skip" if job.destination.exists() and not overwrite else "to do"
         typer.echo(f"  {job.source} → {job.destination} ({state})")
     typer.echo(f"{len(planned)} file(s); dry run, nothing written")
+
+
+def profile_lines(profile: dict[str, Any]) -> list[str]:
+    """The ``--profile`` table: seconds per image for each step and stage, and what bound the run
+    (from :func:`enhance.manifest.run_profile`'s dict, as manifest.json keeps it)."""
+    count = profile.get("images") or 0
+    wall = profile.get("wall") or 0.0
+
+    def row(name: str, total: float | None, note: str = "") -> str:
+        total = total or 0.0
+        per = f"{total / count:9.3f}" if count else f"{'-':>9}"
+        share = f"{100 * total / wall:5.0f} %" if wall else ""
+        return f"  {name:<22}{total:9.2f}{per}  {share}{note}"
+
+    lines = [f"profile: {count} image(s) in {wall:.2f} s ({profile.get('images_per_second') or 0:.3f} images/s)"]
+    lines.append(f"  {'step':<22}{'total s':>9}{'s/image':>9}  of wall")
+    totals = profile.get("totals") or {}
+    lines.append(row("read (decode threads)", totals.get("read")))
+    lines.append(row("compute (device)", totals.get("compute")))
+    for name, seconds in (profile.get("stages") or {}).items():
+        lines.append(row(f"  {name}", seconds))
+    lines.append(row("write (encode threads)", totals.get("write")))
+    lines.append(row("score (host threads)", totals.get("score")))
+    waits = profile.get("waits") or {}
+    lines.append("  device waited for:")
+    for name in ("decode", "encode", "score", "drain"):
+        lines.append(row(f"  {name}", waits.get(name)))
+    busy = profile.get("device_busy")
+    busy_text = f"{100 * busy:.0f} %" if busy is not None else "unknown"
+    lines.append(f"  device busy {busy_text} of the wall time; bound by: {profile.get('bound')}")
+    return lines

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ._common import fail, interruptible, user_errors
+from ._render import Renderer
 
 __all__ = ["score"]
 
@@ -57,10 +58,14 @@ def score(
         return
     if not paths:
         raise fail("give at least one image file or folder to score (or --list)")
-    from ..metrics.scoring import score_files
     from ..report.model import displayable  # names whose bytes are not UTF-8 print as \xff
+    from ..scoring import score_files
 
-    with user_errors(), interruptible("interrupted before the report was written; rerun to score"):
+    with (
+        user_errors(),
+        interruptible("interrupted before the report was written; rerun to score"),
+        Renderer() as render,
+    ):
         manifest = score_files(
             paths,
             reference=reference,
@@ -70,7 +75,7 @@ def score(
             recursive=recursive,
             pattern=glob,
             out_dir=output,  # held while scoring; the reports are written there
-            echo=lambda line: typer.echo(f"enhance: {line}", err=True),
+            on_event=render,
         )
         written = manifest["reports"]
     if not quiet:

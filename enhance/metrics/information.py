@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from ._util import levels8, planes
@@ -13,12 +12,7 @@ if TYPE_CHECKING:
 
     from ..image import Image
 
-__all__ = ["entropy", "png_bpp", "PNG_STRIP_ROWS"]
-
-#: rows per independently encoded PNG strip (fixed, so the figure never depends on the machine)
-PNG_STRIP_ROWS = 256
-# bytes a PNG spends outside its compressed rows: signature, IHDR, IEND, one IDAT header, zlib frame
-_PNG_CONTAINER_BYTES = 8 + 25 + 12 + 12 + 6
+__all__ = ["codes8", "entropy", "png_bpp", "png_bpp_codes", "png_bpp_of_png"]
 
 
 def entropy(x: Image | torch.Tensor) -> float:
@@ -33,47 +27,43 @@ def entropy(x: Image | torch.Tensor) -> float:
     return float(-(p * p.log2()).sum())
 
 
-def _encoded_size(rows: np.ndarray, compress_level: int) -> int:
-    import io
-
-    import PIL.Image
-
-    buffer = io.BytesIO()
-    PIL.Image.fromarray(rows[:, :, 0] if rows.shape[2] == 1 else rows).save(
-        buffer, "PNG", compress_level=compress_level
-    )
-    return buffer.tell()
-
-
 def png_bpp(x: Image | torch.Tensor, *, compress_level: int | None = None) -> float:
-    """Bits per pixel of a lossless 8-bit PNG of the image, as enhance writes it (Pillow at
-    :data:`enhance.io.PNG_COMPRESS_LEVEL`, 4, unless ``compress_level`` says otherwise; 6, Pillow's
-    default, gives slightly smaller figures and takes about 1.5x longer).
+    """Bits per pixel of the compressed rows of a lossless 8-bit PNG of the image, as enhance's
+    writer encodes it (:mod:`enhance.io.pngwrite`: libvips, or Pillow where libvips is missing, at
+    :data:`enhance.io.PNG_COMPRESS_LEVEL` unless ``compress_level`` says otherwise).
 
     Noise and real detail cost bits, flat areas and smooth gradients almost none, so this tracks
     the "bigger file, more detail" figure users watch, per pixel. It depends on image size (a
     plain upscale spreads the same detail over more pixels), so compare images at one size.
 
-    The image is quantized on its own device and only the bytes come to the CPU. For speed the
-    rows are encoded in independent strips of :data:`PNG_STRIP_ROWS` rows on all
-    CPU cores (deflate's 32 KiB window spans only a few rows, so this costs about 0.1% in size);
-    the container bytes of the extra strips are not counted.
+    Only the ``IDAT`` payload counts (no container, no metadata), so the figure of an output
+    written undithered at this level is read off the written file itself
+    (:func:`png_bpp_of_png`): the batch runner then skips a second encode. The image is quantized
+    on its own device and only the 8-bit codes come to the CPU (:func:`png_bpp_codes` takes them).
+    The value depends on the encoder: libvips' files are within a few per cent of Pillow's.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    return png_bpp_codes(codes8(x), compress_level=compress_level)
 
+
+def codes8(x: Image | torch.Tensor) -> np.ndarray:
+    """The colour planes as the HxWxC uint8 codes a file would hold (quantized on the image's device)."""
     import torch
 
+    return levels8(planes(x)).to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+
+
+def png_bpp_codes(codes: np.ndarray, *, compress_level: int | None = None) -> float:
+    """:func:`png_bpp` of HxWxC uint8 codes (what :func:`codes8` returns); CPU work that releases
+    the GIL, so a runner may do it on a host thread."""
     from ..io import PNG_COMPRESS_LEVEL
+    from ..io.pngwrite import encode_png_pixels
 
     level = PNG_COMPRESS_LEVEL if compress_level is None else compress_level
-    codes = levels8(planes(x)).to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
-    height, width = codes.shape[:2]
-    strips = [codes[top : top + PNG_STRIP_ROWS] for top in range(0, height, PNG_STRIP_ROWS)]
-    workers = min(len(strips), os.cpu_count() or 1)
-    if workers > 1:
-        with ThreadPoolExecutor(workers, thread_name_prefix="enhance-png-bpp") as pool:
-            sizes = list(pool.map(lambda s: _encoded_size(s, level), strips))
-    else:
-        sizes = [_encoded_size(s, level) for s in strips]
-    total = sum(sizes) - _PNG_CONTAINER_BYTES * (len(strips) - 1)
-    return total * 8.0 / (height * width)
+    return png_bpp_of_png(encode_png_pixels(codes, level), codes.shape[1], codes.shape[0])
+
+
+def png_bpp_of_png(png: bytes, width: int, height: int) -> float:
+    """:func:`png_bpp` of a PNG already encoded by enhance's writer: its ``IDAT`` bits per pixel."""
+    from ..io.pngwrite import idat_bytes
+
+    return idat_bytes(png) * 8.0 / (width * height)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import ConfigError
+from ..errors import ConfigError, quote
 
 if TYPE_CHECKING:
     import torch
@@ -141,7 +141,7 @@ def get_metric(name: str) -> Metric:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ConfigError(f"unknown metric '{name}'; known metrics: {', '.join(metric_names())}") from None
+        raise ConfigError(f"unknown metric {quote(name, 40)}; known metrics: {', '.join(metric_names())}") from None
 
 
 def list_metrics(kind: MetricKind | None = None) -> list[Metric]:
@@ -171,7 +171,7 @@ def validate_metrics(names: Iterable[str] | str, *, kind: MetricKind | None = No
             raise ConfigError(prefix + str(exc)) from None
         if kind is not None and metric.kind != kind:
             raise ConfigError(
-                f"{prefix}metric '{name}' is {metric.kind} and cannot be used here; "
+                f"{prefix}metric {quote(name, 40)} is {metric.kind} and cannot be used here; "
                 f"{kind} metrics: {', '.join(metric_names(kind))}"
             )
         reason = metric.why_unavailable()
@@ -213,7 +213,9 @@ def compute(
         fn = metric.load()
         if metric.kind == "full-reference":
             if ref is None:
-                raise ConfigError(f"metric '{name}' compares against a reference image: give one (--reference DIR)")
+                raise ConfigError(
+                    f"metric {quote(name, 40)} compares against a reference image: give one (--reference DIR)"
+                )
             value = fn(_on_supported_device(metric, x), _on_supported_device(metric, ref), crop_border=crop_border)
         else:
             value = fn(_on_supported_device(metric, x))
@@ -290,7 +292,7 @@ _builtin(
     "no-reference",
     True,
     "information:png_bpp",
-    "bits per pixel of a lossless 8-bit PNG as enhance writes it (Pillow, on CPU cores): file size tracks detail",
+    "bits per pixel of the rows of a lossless 8-bit PNG as enhance writes it: file size tracks detail",
     unit="bits/px",
     resolution=1e-3,
 )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..events import DownloadProgress, EventSink, emitter
 from .zoo import ModelEntry, get_entry, is_zoo_name
 
 __all__ = [
@@ -189,11 +190,12 @@ def resolve_model(
     spec: str | os.PathLike[str],
     *,
     download: bool | None = None,
-    progress: bool | None = None,
+    on_event: EventSink | None = None,
 ) -> Path:
     """The file for a zoo name or a path, downloading a missing zoo model when allowed.
 
     ``download`` defaults to true unless ``$ENHANCE_OFFLINE`` is set (to anything but ``0``).
+    A download reports its progress to ``on_event`` (see :func:`download`).
 
     Raises:
         ConfigError: unknown name, a path that does not exist, a file that fails its check, or a
@@ -215,7 +217,7 @@ def resolve_model(
         download = downloads_allowed()
     if not download:
         raise _missing_error(entry, "downloads are turned off")
-    return fetch(entry, progress=progress)
+    return fetch(entry, on_event=on_event)
 
 
 def _missing_error(entry: ModelEntry, reason: str, folder: Path | None = None) -> ConfigError:
@@ -235,7 +237,7 @@ def fetch(
     entry: ModelEntry | str,
     *,
     dest: Path | None = None,
-    progress: bool | None = None,
+    on_event: EventSink | None = None,
     force: bool = False,
     validate: Callable[[Path, ModelEntry], None] | None = None,
 ) -> Path:
@@ -243,7 +245,8 @@ def fetch(
 
     An unpinned model is trusted on first use: ``validate`` (default: it must load weights-only
     and be detected as the entry's architecture and scale) runs on the downloaded file before
-    its digest is recorded beside it.
+    its digest is recorded beside it. The download reports its progress to ``on_event`` (see
+    :func:`download`).
 
     Raises:
         ConfigError: the download failed or was refused (the message names the URL and folder).
@@ -268,7 +271,7 @@ def fetch(
 
     try:
         digest = download(
-            url, target, expected=entry.sha256, size=entry.size, progress=progress, validate=validate_download
+            url, target, expected=entry.sha256, size=entry.size, on_event=on_event, validate=validate_download
         )
     except urllib.error.HTTPError as exc:
         raise _missing_error(entry, f"HTTP {exc.code} {exc.reason}", folder) from None
@@ -303,14 +306,16 @@ def download(
     *,
     expected: tuple[str, ...] = (),
     size: int | None = None,
-    progress: bool | None = None,
+    on_event: EventSink | None = None,
     validate: Callable[[Path], None] | None = None,
 ) -> str:
     """Stream ``url`` to ``target`` atomically and return its sha256.
 
     The bytes go to a temporary file beside ``target`` while being hashed; a digest not in
     ``expected`` (when given), a failing ``validate``, an error or an interrupt removes it, so
-    ``target`` is either the complete, checked file or untouched.
+    ``target`` is either the complete, checked file or untouched. Progress goes to ``on_event``
+    (else to the callback :func:`enhance.events.listening` installed, else nowhere) as
+    :class:`~enhance.events.DownloadProgress` events: as bytes arrive, and once when it ends.
 
     Raises:
         ConfigError: the digest does not match (nothing is saved).
@@ -325,11 +330,16 @@ def download(
         digest = hashlib.sha256()
         with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
             total = int(response.headers.get("Content-Length") or 0) or size
-            with _progress(target.name, total, progress) as advance:
+            emit, done = emitter(on_event), 0
+            emit(DownloadProgress(target.name, 0, total))
+            try:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
                     digest.update(chunk)
-                    advance(len(chunk))
+                    done += len(chunk)
+                    emit(DownloadProgress(target.name, done, total))
+            finally:
+                emit(DownloadProgress(target.name, done, total, finished=True))
         hexdigest = digest.hexdigest()
         if expected and hexdigest not in expected:
             raise ConfigError(
@@ -339,29 +349,3 @@ def download(
         if validate is not None:
             validate(tmp)
     return hexdigest
-
-
-class _progress:
-    """A rich progress bar on a terminal, nothing otherwise; yields ``advance(n)``."""
-
-    def __init__(self, name: str, total: int | None, enabled: bool | None) -> None:
-        self.name, self.total = name, total
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self._bar = None
-
-    def __enter__(self) -> Callable[[int], None]:
-        if not self.enabled:
-            return lambda n: None
-        from rich.console import Console
-        from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
-
-        columns = (*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn())
-        self._bar = Progress(*columns, console=Console(stderr=True), transient=True)
-        self._bar.start()
-        task = self._bar.add_task(f"downloading {self.name}", total=self.total)
-        bar = self._bar
-        return lambda n: bar.advance(task, n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from ..errors import ConfigError, quote
 
 __all__ = ["ModelEntry", "ZOO", "RELEASES", "get_entry", "model_names", "is_zoo_name"]
 
@@ -191,5 +191,5 @@ def get_entry(name: str) -> ModelEntry:
         return ZOO[name]
     except KeyError:
         raise ConfigError(
-            f"unknown model {name!r}: use one of {', '.join(ZOO)} or a path to a .pth/.safetensors file"
+            f"unknown model {quote(name)}: use one of {', '.join(ZOO)} or a path to a .pth/.safetensors file"
         ) from None

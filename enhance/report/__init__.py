@@ -53,15 +53,15 @@ def save_reports(
     return written, None
 
 
-def record_reports(manifest: dict[str, Any], out_dir: Path, echo: Callable[[str], None] = print) -> None:
+def record_reports(manifest: dict[str, Any], out_dir: Path) -> str | None:
     """:func:`save_reports`, noting in ``manifest`` what happened: the paths written under
-    ``"reports"``, the line of a report that could not be written under ``"unwritten"`` (also
-    said on ``echo``), for commands that write their reports themselves (``score``, ``pick``)."""
+    ``"reports"``, the line of a report that could not be written under ``"unwritten"``, for
+    commands that write their reports themselves (``score``, ``pick``). Returns that line (None
+    when all three were written), for the caller to say."""
     written, problem = save_reports(manifest, out_dir)
     manifest["reports"] = [str(p) for p in written]
     manifest["unwritten"] = [] if problem is None else [problem]
-    if problem is not None:
-        echo(f"error: {problem}")
+    return problem
 
 
 def _writers(

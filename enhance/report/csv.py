@@ -13,12 +13,15 @@ __all__ = ["write_csv", "csv_columns"]
 
 
 def csv_columns(report: dict[str, Any]) -> list[str]:
-    """The header: file facts, three columns per metric, and the pick columns when ranked."""
+    """The header: file facts, three columns per metric, the pick columns when ranked, and the
+    content-credential columns when a file has some."""
     columns = ["relative", "status", "error", "input_width", "input_height", "output_width", "output_height"]
     for info in report["metrics"]:
         columns += [f"{info['name']}_before", f"{info['name']}_after", f"{info['name']}_delta"]
     if report["ranking"]:
         columns += ["group", "rank", "pick_score", "picked"]
+    if report.get("credentials"):
+        columns += ["credentials_source", "credentials_output"]
     return columns
 
 
@@ -71,6 +74,9 @@ def write_csv(report: dict[str, Any], path: Path) -> Path:
             pick = row["pick"] or {}
             line.update(group=pick.get("group"), rank=pick.get("rank"), pick_score=pick.get("score"))
             line["picked"] = "yes" if pick.get("picked") else ("no" if pick else None)
+        if report.get("credentials"):
+            credentials = row.get("credentials") or {}
+            line.update(credentials_source=credentials.get("source"), credentials_output=credentials.get("output"))
         writer.writerow({k: _cell(v) for k, v in line.items()})
     atomic_write_text(path, buffer.getvalue())
     return path

@@ -219,6 +219,9 @@ def _files_table(report: dict[str, Any], crops_for: set[int]) -> str:
     ranked = bool(report["ranking"])
     if ranked:
         head.append("<th>group</th><th>rank</th><th>pick score</th>")
+    credentials = bool(report.get("credentials"))
+    if credentials:
+        head.append("<th>source content credentials</th><th>output content credentials</th>")
     rows = []
     for index, row in enumerate(report["files"]):
         name = _e(row["relative"])
@@ -243,6 +246,11 @@ def _files_table(report: dict[str, Any], crops_for: set[int]) -> str:
             cells.append(f'<td class="text" data-v="{_e(pick.get("group"))}">{_e(pick.get("group"))}</td>')
             cells.append(_num_cell(pick.get("rank"), "picked" if pick.get("picked") else ""))
             cells.append(_num_cell(pick.get("score")))
+        if credentials:
+            texts = row.get("credentials") or {}
+            for part in ("source", "output"):
+                text = _e(texts.get(part) or "")
+                cells.append(f'<td class="text" data-v="{text}">{text}</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return (
         f'<div class="scroll"><table id="files-table" class="sortable"><thead><tr>{"".join(head)}</tr></thead>'

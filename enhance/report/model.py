@@ -159,6 +159,8 @@ def build_report(manifest: Mapping[str, Any]) -> dict[str, Any]:
                 "scores_at": results.get("scores_at"),
                 "pick": results.get("pick") if isinstance(results.get("pick"), Mapping) else None,
                 "warnings": list(record.get("warnings") or []),
+                "timings": record.get("timings") if isinstance(record.get("timings"), Mapping) else {},
+                "credentials": _credentials(record.get("content_credentials")),
             }
         )
     metrics = [metric_info(n) for n in names]
@@ -182,7 +184,20 @@ def build_report(manifest: Mapping[str, Any]) -> dict[str, Any]:
         },
         "metrics": metrics,
         "summary": _summary(rows, metrics),
+        # where a run's time went (per stage, device busy, what bound it), when its manifest says
+        "profile": manifest.get("profile") if isinstance(manifest.get("profile"), Mapping) else None,
         "files": rows,
         "ranking": _ranking(rows),
         "ranked_by": manifest.get("ranking") if isinstance(manifest.get("ranking"), str) else None,
+        # whether any file has content credentials to show (the reports add their columns then)
+        "credentials": any(r["credentials"] for r in rows),
     }
+
+
+def _credentials(record: Any) -> dict[str, str | None] | None:
+    """A record's content credentials as two texts (source, output); None when it has none."""
+    if record is None:
+        return None
+    from ..credentials.signing import describe_record
+
+    return describe_record(record)

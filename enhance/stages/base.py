@@ -17,9 +17,11 @@ __all__ = ["Stage", "StageParams", "TargetLongSide", "TargetScale", "TargetSize"
 
 
 class StageParams(BaseModel):
-    """Base of every stage's parameter model: unknown parameters are errors, values are frozen."""
+    """Base of every stage's parameter model: unknown parameters are errors, values are frozen, and
+    no float parameter takes NaN or infinity (YAML's ``.nan``, ``.inf``, ``1e999``): none means
+    anything as a stage setting, and each would pass a one-sided bound such as ``gt=0``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_size(size: tuple[int, int] | None) -> tuple[int, int] | None:
@@ -44,7 +46,10 @@ class Stage:
     """One step of a pipeline.
 
     Subclasses set ``name`` (the key used in pipelines.yaml), a one-line ``description``, a
-    ``Params`` model (pydantic, with defaults and constraints) and implement :meth:`process`.
+    ``Params`` model (pydantic, with defaults and constraints) and implement :meth:`process`;
+    ``c2pa_action`` names what the stage does in C2PA's terms, for outputs signed with content
+    credentials (``c2pa.filtered``, ``c2pa.resized``...; None for a stage that leaves the pixels as
+    they are).
     Heavy imports (torch, models) happen inside methods, never at module import, so listing and
     validating stages stays fast.
 
@@ -57,6 +62,7 @@ class Stage:
     name: ClassVar[str]
     description: ClassVar[str]
     Params: ClassVar[type[StageParams]] = StageParams
+    c2pa_action: ClassVar[str | None] = "c2pa.edited"
 
     def __init__(self, params: StageParams | Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         given = params.model_dump(exclude_unset=True) if isinstance(params, StageParams) else dict(params or {})

@@ -73,6 +73,7 @@ class Deband(Stage):
     name: ClassVar[str] = "deband"
     description: ClassVar[str] = "remove gradient banding (skies, skin, soft backgrounds) without touching texture"
     Params: ClassVar[type[StageParams]] = DebandParams
+    c2pa_action: ClassVar[str | None] = "c2pa.filtered"
 
     def process(self, image: Image, ctx: RunContext) -> Image:
         from ..ops.debanding import deband

@@ -25,7 +25,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, TypeVar, overload
 
-from ..errors import ConfigError, StageUnavailableError
+from ..errors import ConfigError, StageUnavailableError, quote
 
 if TYPE_CHECKING:
     from .base import Stage
@@ -166,7 +166,7 @@ def get_stage(name: str) -> type[Stage]:
     plugin = _plugins().get(name)
     target = BUILTIN_STAGES.get(name) or (plugin.target if plugin is not None else None)
     if target is None:
-        raise ConfigError(f"unknown stage '{name}'; known stages: {', '.join(stage_names())}")
+        raise ConfigError(f"unknown stage {quote(name, 40)}; known stages: {', '.join(stage_names())}")
     cls = _load(name, target)
     _loaded[name] = cls
     return cls

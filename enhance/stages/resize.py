@@ -55,6 +55,7 @@ class Resize(Stage):
     """Resize to a target size; see :class:`ResizeParams` and :mod:`enhance.ops.resampling`."""
 
     name: ClassVar[str] = "resize"
+    c2pa_action: ClassVar[str | None] = "c2pa.resized"
     description: ClassVar[str] = (
         "resize to a long side, exact size or scale factor (area, lanczos, bicubic, matlab-bicubic), "
         "optionally in linear light"

@@ -19,6 +19,8 @@ warning) and ``results["scores_at"] = {"mode", "size"}``.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -26,12 +28,16 @@ from pydantic import Field, field_validator
 from .base import Stage, StageParams
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
     from ..context import RunContext
     from ..image import Image
 
-__all__ = ["Score", "ScoreParams"]
+__all__ = ["DeferredScore", "HOST_METRICS", "Score", "ScoreParams"]
+
+#: metrics whose work is CPU-only (a PNG encode): a batch runner computes them off the device thread
+HOST_METRICS = ("png_bpp",)
 
 
 class ScoreParams(StageParams):
@@ -66,6 +72,7 @@ class Score(Stage):
     """Score the pipeline's input and the current image with no-reference metrics."""
 
     name: ClassVar[str] = "score"
+    c2pa_action: ClassVar[str | None] = None  # measures, changes nothing
     description: ClassVar[str] = "Score before/after (sharpness, entropy, PNG bits/px, banding...) into the manifest"
     Params = ScoreParams
     params: ScoreParams
@@ -105,6 +112,14 @@ class Score(Stage):
         scores: dict[str, dict[str, float | None]] = {}
         sides = (("before", before), ("after", after))
         for name in self.metric_names:
+            if name in HOST_METRICS and ctx.host_work is not None:
+                # only the 8-bit codes leave the device; the runner encodes them on a host thread
+                # (or reads "after" off the written file) and fills these in
+                from ..metrics.information import codes8
+
+                ctx.host_work.extend(DeferredScore(name, label, codes8(planes)) for label, planes in sides)
+                scores[name] = {"before": None, "after": None, "delta": None}
+                continue
             b, a = (compute_each([name], planes, label=label, warn=ctx.warn)[name] for label, planes in sides)
             scores[name] = {"before": b, "after": a, "delta": None if a is None or b is None else a - b}
         ctx.results["scores"] = scores
@@ -121,3 +136,64 @@ def _resample(x: torch.Tensor, size: Any) -> torch.Tensor:
         return x
     method = "bicubic" if h * w > x.shape[-2] * x.shape[-1] else "area"
     return resize(x, size=(h, w), method=method).clamp(0, 1)
+
+
+@dataclass
+class DeferredScore:
+    """One side of a host-only metric (``png_bpp``) that the score stage left to the batch runner.
+
+    ``codes`` are the 8-bit colour planes as scored (HxWxC uint8, on the CPU). The runner calls
+    :meth:`take_written` with the output it wrote (free when the file holds exactly these codes:
+    an undithered 8-bit PNG at the metric's level, written by the same encoder), then :meth:`run`
+    for what is still missing; ``value`` (or ``error``) holds the outcome.
+    """
+
+    metric: str
+    side: str
+    codes: np.ndarray
+    value: float | None = None
+    error: str | None = None
+    #: seconds spent getting the value (an encode, or reading it off the written file)
+    seconds: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.value is not None or self.error is not None
+
+    def take_written(self, array: np.ndarray, png: bytes | None, level: int | None) -> bool:
+        """Take the value from the written file ``png`` (of pixels ``array``, at zlib ``level``)
+        when that file is the encode this metric would make; returns whether it did."""
+        import numpy as np
+
+        from ..io import PNG_COMPRESS_LEVEL
+        from ..metrics.information import png_bpp_of_png
+
+        start = time.perf_counter()
+        pixels = array if array.ndim == 3 else array[:, :, None]
+        if (
+            self.finished
+            or png is None
+            or level != PNG_COMPRESS_LEVEL
+            or not png.startswith(b"\x89PNG")
+            or pixels.dtype != np.uint8
+            or pixels.shape != self.codes.shape
+            or not np.array_equal(pixels, self.codes)
+        ):
+            return False
+        self.value = png_bpp_of_png(png, self.codes.shape[1], self.codes.shape[0])
+        self.seconds += time.perf_counter() - start
+        return True
+
+    def run(self) -> None:
+        """Compute the value (a PNG encode, GIL released); an error is kept, never raised."""
+        from ..errors import first_line
+        from ..metrics.information import png_bpp_codes
+
+        if self.finished:
+            return
+        start = time.perf_counter()
+        try:
+            self.value = png_bpp_codes(self.codes)
+        except Exception as exc:  # one metric failing on one image must not fail the image
+            self.error = f"score: {self.metric} ({self.side}) could not be computed: {first_line(exc)}"
+        self.seconds += time.perf_counter() - start

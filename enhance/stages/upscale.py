@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, quote
 from .base import Stage, StageParams, TargetLongSide, TargetScale, TargetSize
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class UpscaleParams(StageParams):
         if isinstance(self.batch, int) and self.batch < 1:
             raise ValueError("batch must be 'auto' or at least 1")
         if self.denoise_strength is not None and _DENOISE_MODEL not in self.model.replace("\\", "/").rsplit("/", 1)[-1]:
-            raise ValueError(f"denoise_strength works only with model {_DENOISE_MODEL}, not {self.model!r}")
+            raise ValueError(f"denoise_strength works only with model {_DENOISE_MODEL}, not {quote(self.model)}")
         if self.engine == "realesrgan" and self.precision == "bf16":
             raise ValueError("engine realesrgan runs fp16 or fp32 only: use precision auto, fp16 or fp32")
         return self

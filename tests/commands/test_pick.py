@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from enhance.cli import app
 from enhance.errors import ConfigError
-from enhance.metrics.picking import parse_weights
+from enhance.metrics.ranking import parse_weights
 
 from ..conftest import KODAK
 from ..metrics.images import gaussian_blur, load_planes, save_planes
@@ -270,7 +270,7 @@ def test_planned_file_where_a_folder_is_needed_is_refused_before_any_copy(tmp_pa
 
 @pytest.mark.parametrize("weight", ["inf", "-inf", "1e308", "-1e308", "nan", "1e7"])
 def test_weights_that_are_not_finite_or_too_large_are_refused_before_any_copy(tmp_path: Path, weight: str) -> None:
-    from enhance.metrics.picking import ranking_for
+    from enhance.metrics.ranking import ranking_for
 
     with pytest.raises(ConfigError, match="--weights"):
         parse_weights(f"sharpness={weight},entropy=1")

@@ -86,3 +86,9 @@ def test_importing_metrics_does_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_long_unknown_metric_name_is_quoted_briefly() -> None:
+    with pytest.raises(ConfigError) as err:
+        validate_metrics(["m" * 100_000])
+    assert len(str(err.value)) < 300 and "unknown metric 'mmm" in str(err.value)

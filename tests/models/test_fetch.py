@@ -79,7 +79,7 @@ def test_a_pinned_download_is_checked_and_written_atomically(
     monkeypatch.setitem(zoo.ZOO, NAME, entry((digest,)))
     with serve(places["server"]) as url:
         monkeypatch.setenv("ENHANCE_MODEL_BASE_URL", url)
-        path = resolve_model(NAME, progress=False)
+        path = resolve_model(NAME)
     assert path == places["env"] / f"{NAME}.pth"  # $ENHANCE_WEIGHTS receives downloads
     assert leftovers(places["env"]) == [f"{NAME}.pth"]  # no temp file, no sidecar for a pinned model
     assert check_file(zoo.ZOO[NAME], path).status == "pinned"
@@ -93,7 +93,7 @@ def test_a_sha256_mismatch_is_refused_and_leaves_nothing_behind(
     with serve(places["server"]) as url:
         monkeypatch.setenv("ENHANCE_MODEL_BASE_URL", url)
         with pytest.raises(ConfigError, match=r"was refused: sha256 [0-9a-f]{64}, expected 0{64}; nothing was saved"):
-            resolve_model(NAME, progress=False)
+            resolve_model(NAME)
     assert leftovers(places["env"]) == []
 
 
@@ -105,7 +105,7 @@ def test_an_interrupted_download_leaves_nothing_behind(places: dict[str, Path]) 
         raise KeyboardInterrupt
 
     with serve(places["server"]) as url, pytest.raises(KeyboardInterrupt):
-        download(f"{url}/{NAME}.pth", places["env"] / f"{NAME}.pth", progress=False, validate=interrupt)
+        download(f"{url}/{NAME}.pth", places["env"] / f"{NAME}.pth", validate=interrupt)
     assert leftovers(places["env"]) == []
 
 
@@ -116,7 +116,7 @@ def test_an_unpinned_model_is_trusted_on_first_use_then_checked(
     monkeypatch.setitem(zoo.ZOO, NAME, entry())
     with serve(places["server"]) as url:
         monkeypatch.setenv("ENHANCE_MODEL_BASE_URL", url)
-        path = fetch(NAME, progress=False)
+        path = fetch(NAME)
     sidecar = path.with_name(path.name + ".sha256")
     assert sidecar.read_text().split()[0] == digest
     assert resolve_model(NAME) == path and check_file(zoo.ZOO[NAME], path).status == "recorded"
@@ -133,7 +133,7 @@ def test_a_first_use_download_of_the_wrong_architecture_is_refused(
     with serve(places["server"]) as url:
         monkeypatch.setenv("ENHANCE_MODEL_BASE_URL", url)
         with pytest.raises(ConfigError, match=r"is a Compact x2 model, expected Compact x4: refused"):
-            fetch(NAME, progress=False)
+            fetch(NAME)
     assert leftovers(places["env"]) == []
 
 
@@ -142,7 +142,7 @@ def test_without_network_the_error_names_the_url_and_the_folder(
 ) -> None:
     monkeypatch.setitem(zoo.ZOO, NAME, entry())
     with pytest.raises(ConfigError) as info:
-        resolve_model(NAME, progress=False)
+        resolve_model(NAME)
     message = str(info.value)
     assert f"/{NAME}.pth" in message and "127.0.0.1" in message and str(places["env"]) in message
     assert "no network" in message and leftovers(places["env"]) == []
@@ -161,3 +161,44 @@ def test_a_local_file_that_fails_its_pin_is_refused(places: dict[str, Path], mon
     monkeypatch.setitem(zoo.ZOO, NAME, entry(("f" * 64,)))
     with pytest.raises(ConfigError, match=r"sha256 [0-9a-f]{64}, expected f{64}"):
         resolve_model(NAME)
+
+
+def test_a_download_reports_its_bytes_as_events_and_prints_nothing(
+    places: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The library draws no bar: the bytes go to the caller's callback (or to the one installed
+    with ``listening``, as for a download a pipeline's set-up starts), and nothing to the terminal."""
+    from enhance.events import DownloadProgress, listening
+
+    model, digest = served_model(places["server"])
+    size = model.stat().st_size
+    monkeypatch.setitem(zoo.ZOO, NAME, entry((digest,)))
+    given: list[object] = []
+    ambient: list[object] = []
+    with serve(places["server"]) as url:
+        monkeypatch.setenv("ENHANCE_MODEL_BASE_URL", url)
+        fetch(NAME, on_event=given.append)
+        with listening(ambient.append):
+            resolve_model(NAME)  # already there: nothing to download, nothing said
+            fetch(NAME, force=True)
+    for events in (given, ambient):
+        assert all(isinstance(e, DownloadProgress) and e.name == f"{NAME}.pth" for e in events)
+        assert events[0] == DownloadProgress(f"{NAME}.pth", 0, size)
+        assert events[-1] == DownloadProgress(f"{NAME}.pth", size, size, finished=True)
+        done = [e.done for e in events]  # type: ignore[attr-defined]
+        assert done == sorted(done) and sum(e.finished for e in events) == 1  # type: ignore[attr-defined]
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_failed_download_still_ends_its_progress(places: dict[str, Path]) -> None:
+    from enhance.events import DownloadProgress
+
+    served_model(places["server"])
+    events: list[DownloadProgress] = []
+
+    def refuse(path: Path) -> None:
+        raise ConfigError("refused")
+
+    with serve(places["server"]) as url, pytest.raises(ConfigError):
+        download(f"{url}/{NAME}.pth", places["env"] / f"{NAME}.pth", on_event=events.append, validate=refuse)
+    assert events[-1].finished and sum(e.finished for e in events) == 1

@@ -55,3 +55,9 @@ def test_zoo_fetch_and_the_models_command_import_no_torch() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_long_unknown_model_name_is_quoted_briefly() -> None:
+    with pytest.raises(ConfigError) as err:
+        get_entry("m\n" * 100_000)
+    assert len(str(err.value)) < 400 and "\n" not in str(err.value) and "unknown model 'm\\nm" in str(err.value)

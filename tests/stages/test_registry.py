@@ -104,3 +104,9 @@ def test_a_plugin_stage_under_a_new_name_is_used_and_kept(plugins: Path) -> None
 def test_an_unknown_name_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError, match="unknown stage 'sharpn'; known stages: deband, resize, score, upscale"):
         get_stage("sharpn")
+
+
+def test_a_long_unknown_stage_name_is_quoted_briefly() -> None:
+    with pytest.raises(ConfigError) as err:
+        get_stage("deband:" + "[" * 2000)  # found by the property test: the whole name was echoed
+    assert len(str(err.value)) < 200 and "unknown stage 'deband:[[[" in str(err.value)

@@ -1,11 +1,11 @@
 """Build PNG metadata chunks and splice them into an encoded PNG byte stream.
 
-OpenCV is the encoder for 16-bit colour PNGs (Pillow writes those as 8-bit), but it writes no
-metadata. These few functions add what enhance carries (ICC profile, EXIF, text, resolution) to
-the bytes OpenCV produced, following the PNG specification (third edition): a chunk is
-``length | type | data | CRC-32(type + data)``; ``iCCP``, ``eXIf`` and ``pHYs`` must come before
-the first ``IDAT``, so everything goes right after ``IHDR``. Written by hand because no
-well-kept library does this for bytes another encoder made; Pillow reads the result back.
+enhance's PNG encoders (libvips, OpenCV; :mod:`.pngwrite`) write pixels only. These few functions
+add what enhance carries (ICC profile, EXIF, text, resolution) to the bytes they produced,
+following the PNG specification (third edition): a chunk is ``length | type | data |
+CRC-32(type + data)``; ``iCCP``, ``eXIf`` and ``pHYs`` must come before the first ``IDAT``, so
+everything goes right after ``IHDR``. Written by hand because no well-kept library does this for
+bytes another encoder made; Pillow reads the result back.
 """
 
 from __future__ import annotations
@@ -58,19 +58,26 @@ def iter_chunks(png: bytes) -> Iterator[tuple[bytes, bytes, int, int]]:
     raise ValueError("PNG byte stream ends before its IEND chunk")
 
 
-def insert_chunks(png: bytes, chunks: Iterable[bytes]) -> bytes:
+def insert_chunks(png: bytes, chunks: Iterable[bytes], *, drop: Iterable[bytes] = ()) -> bytes:
     """Insert complete ``chunks`` right after ``IHDR``.
 
     Existing chunks of the same type are removed first (text chunks excepted: a PNG may hold many),
-    and so are ``sRGB``/``gAMA``/``cHRM`` when an ``iCCP`` is inserted, since a profile supersedes them.
+    and so are ``sRGB``/``gAMA``/``cHRM`` when an ``iCCP`` is inserted, since a profile supersedes them,
+    and any of the types in ``drop`` (the ``pHYs`` libvips always writes). Only the chunks before the
+    first ``IDAT`` are looked at (where every chunk inserted here must be); the rest is copied as one
+    slice, which keeps a splice into a 4096² file (thousands of 8 KiB ``IDAT`` chunks) to one copy.
     """
     chunks = list(chunks)
     kinds = {c[4:8] for c in chunks} - {b"tEXt", b"zTXt", b"iTXt"}
+    kinds.update(drop)
     if b"iCCP" in kinds:
         kinds.update(_COLOUR_CHUNKS)
     out = [PNG_SIGNATURE]
     inserted = False
     for kind, _data, start, end in iter_chunks(png):
+        if kind == b"IDAT":
+            out.append(png[start:])
+            break
         if kind in kinds:
             continue
         out.append(png[start:end])

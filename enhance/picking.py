@@ -2,11 +2,9 @@
 
 Candidates are grouped by folder (one folder per prompt) or by a regular expression on the file
 name (its first capture group, or the whole match, is the group). Each group is ranked by one
-metric in its own direction, or by a weighted sum of several metrics: each metric is first
-standardised within the group (z-score), so weights compare like with like whatever the metric's
-scale; a negative weight rewards lower values (``sharpness=1,banding=-1``). A metric whose spread
-within a group is below its registry ``resolution`` (numeric noise) counts 0 for that group. The top K of each group
-are copied (atomically) or symbolically linked into the output folder, under the group's name.
+metric in its own direction or by weighted z-scores (the math is :mod:`enhance.metrics.ranking`),
+and the top K of each group are copied (atomically) or symbolically linked into the output
+folder, under the group's name.
 
 Nothing is copied before everything is decided: options are checked, every candidate is scored,
 every destination is planned and the whole plan is checked (no destination is an input, a
@@ -20,101 +18,18 @@ import math
 import os
 import re
 import shutil
-import statistics
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import ConfigError, EnhanceError, InputError
-from ..manifest import build_manifest, failure_message, new_record, now
+from .errors import ConfigError, EnhanceError, InputError
+from .events import EventSink, FileFinished, FilesPlanned, Notice, emitter
+from .manifest import build_manifest, failure_message, new_record, now
+from .metrics.ranking import Ranking, check_weight, rank_scores
 
-__all__ = ["Ranking", "parse_weights", "ranking_for", "group_candidates", "pick_best"]
+__all__ = ["GroupBy", "group_candidates", "pick_best"]
 
 GroupBy = Literal["folder", "pattern"]
-
-#: the largest weight accepted: weights are relative, and a bound keeps every weighted sum of
-#: z-scores finite (a z-score within a group of n is at most sqrt(n - 1))
-MAX_WEIGHT = 1e6
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """How candidates are ordered: metric name → signed weight (one metric: its direction)."""
-
-    weights: dict[str, float]
-    standardise: bool
-
-    @property
-    def metrics(self) -> list[str]:
-        return list(self.weights)
-
-    def describe(self) -> str:
-        if not self.standardise:
-            ((name, weight),) = self.weights.items()
-            return f"{name} ({'higher' if weight > 0 else 'lower'} is better)"
-        return "weighted z-scores: " + ", ".join(f"{n}={w:g}" for n, w in self.weights.items())
-
-
-def parse_weights(text: str) -> dict[str, float]:
-    """``"sharpness=1,banding=-1"`` → ``{"sharpness": 1.0, "banding": -1.0}``.
-
-    Raises:
-        ConfigError: a malformed item, or a weight that is zero, not finite or too large.
-    """
-    weights: dict[str, float] = {}
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        name, sep, value = item.partition("=")
-        try:
-            weight = float(value) if sep else float("nan")
-        except ValueError:
-            weight = float("nan")
-        if not name.strip():
-            weight = float("nan")
-        weights[name.strip()] = _check_weight(item, weight)
-    if not weights:
-        raise ConfigError("--weights is empty; give e.g. sharpness=1,banding=-1")
-    return weights
-
-
-def _check_weight(item: str, weight: float) -> float:
-    """``weight`` when it is a usable weight (finite, non-zero, at most :data:`MAX_WEIGHT` in size).
-
-    Raises:
-        ConfigError: naming ``item`` (the ``NAME=NUMBER`` text) and what to give instead.
-    """
-    if not math.isfinite(weight) or weight == 0:
-        raise ConfigError(f"--weights: '{item}' is not NAME=NUMBER (finite, non-zero), e.g. sharpness=1,banding=-1")
-    if abs(weight) > MAX_WEIGHT:
-        raise ConfigError(
-            f"--weights: '{item}' is too large: weights are relative (sharpness=2,banding=-1 ranks like "
-            f"sharpness=2000,banding=-1000); keep each within ±{MAX_WEIGHT:g}"
-        )
-    return weight
-
-
-def ranking_for(metric: str | None = None, weights: str | Mapping[str, float] | None = None) -> Ranking:
-    """The ranking from ``--metric`` or ``--weights`` (default: sharpness).
-
-    Raises:
-        ConfigError: both given, or an unknown, unavailable or full-reference metric.
-    """
-    from .registry import get_metric, validate_metrics
-
-    if metric is not None and weights is not None:
-        raise ConfigError("give either --metric or --weights, not both")
-    if weights is not None:
-        if isinstance(weights, str):
-            parsed = parse_weights(weights)
-        else:
-            parsed = {name: _check_weight(f"{name}={weight}", float(weight)) for name, weight in weights.items()}
-        validate_metrics(list(parsed), kind="no-reference", where="--weights")
-        return Ranking(parsed, standardise=True)
-    name = metric or "sharpness"
-    validate_metrics([name], kind="no-reference", where="--metric")
-    return Ranking({name: 1.0 if get_metric(name).higher_is_better else -1.0}, standardise=False)
 
 
 def _safe_name(text: str) -> str:
@@ -169,44 +84,6 @@ def group_candidates(
             key = parent if parent != "." else root.name or "."
         groups.setdefault(key, []).append((path, relative))
     return groups, unmatched
-
-
-def _group_stats(values: list[dict[str, float | None]], ranking: Ranking) -> dict[str, tuple[float, float]]:
-    """Each metric's mean and spread within the group; the spread is 0 when it is below the
-    metric's ``resolution`` (numeric noise such as banding 0 vs 1e-4), so that metric does not
-    count for this group instead of turning noise into a full z-score."""
-    from .registry import get_metric
-
-    stats = {}
-    for name in ranking.metrics:
-        column = [v[name] for v in values if v.get(name) is not None]
-        mean = statistics.fmean(column) if column else 0.0
-        spread = statistics.pstdev(column) if len(column) > 1 else 0.0
-        stats[name] = (mean, spread if spread >= get_metric(name).resolution else 0.0)
-    return stats
-
-
-def _rank_scores(values: list[dict[str, float | None]], ranking: Ranking) -> list[float | None]:
-    """One score per candidate (higher is better); None when a metric is missing or the score is
-    not finite (a metric that returned inf), so such a candidate is left unranked rather than
-    poisoning its group's ranking and the report."""
-    stats = _group_stats(values, ranking)
-    scores: list[float | None] = []
-    for v in values:
-        if any(v.get(n) is None for n in ranking.metrics):
-            scores.append(None)
-            continue
-        if not ranking.standardise:
-            ((name, sign),) = ranking.weights.items()
-            value = sign * float(v[name])  # type: ignore[arg-type]
-            scores.append(value if math.isfinite(value) else None)
-            continue
-        total = 0.0
-        for name, weight in ranking.weights.items():
-            mean, spread = stats[name]
-            total += weight * ((float(v[name]) - mean) / spread if spread > 0 else 0.0)  # type: ignore[arg-type]
-        scores.append(total if math.isfinite(total) else None)
-    return scores
 
 
 def _unique(destination: Path, taken: set[Path]) -> Path:
@@ -344,7 +221,7 @@ def _name_fits(destination: Path) -> None:
     Raises:
         InputError: the name is too long.
     """
-    from ..files import name_bytes, name_max
+    from .files import name_bytes, name_max
 
     size, limit = name_bytes(destination.name), name_max(destination.parent)
     if size > limit:
@@ -354,12 +231,13 @@ def _name_fits(destination: Path) -> None:
         )
 
 
-def _pick_failed(record: dict[str, Any], pick: dict[str, Any], message: str, echo: Callable[[str], None]) -> None:
-    """Mark a picked file that could not be placed as failed (one line); the pick goes on."""
+def _pick_failed(record: dict[str, Any], pick: dict[str, Any], message: str, emit: EventSink) -> None:
+    """Mark a picked file that could not be placed as failed (its record is final: said at once);
+    the pick goes on."""
     pick["picked"] = False
     pick.pop("copied_to", None)
     record.update(status="failed", error=message)
-    echo(f"failed: {message}")
+    emit(FileFinished(record))
 
 
 def _place(source: Path, destination: Path, link: bool) -> None:
@@ -369,7 +247,7 @@ def _place(source: Path, destination: Path, link: bool) -> None:
     Raises:
         OSError: the copy or link failed (disk full...).
     """
-    from ..files import atomic_output, atomic_symlink
+    from .files import atomic_output, atomic_symlink
 
     if link:
         atomic_symlink(source.resolve(), destination)
@@ -389,7 +267,7 @@ def pick_best(
     link: bool = False,
     device: str = "auto",
     reports: bool = True,
-    echo: Callable[[str], None] = print,
+    on_event: EventSink | None = None,
 ) -> dict[str, Any]:
     """Rank every group's candidates, copy or link the best ``top`` into ``out_dir/<group>/``,
     write the reports into ``out_dir`` (with ``reports``), and return a manifest-shaped dict
@@ -399,31 +277,39 @@ def pick_best(
     per folder, :func:`enhance.files.lock_folder`), every candidate is scored, every destination
     is planned and the whole plan checked; only then is anything copied or linked.
 
+    ``on_event`` receives :class:`~enhance.events.FilesPlanned` once the candidates are found,
+    and one :class:`~enhance.events.FileFinished` per candidate once its record is final: a
+    failure at once, the others when everything is placed (see :mod:`enhance.events`); a report
+    that cannot be written is an error :class:`~enhance.events.Notice`.
+
     Raises:
         ConfigError: bad options, missing inputs, no images found, an ``out_dir`` that cannot be
             written or that another enhance command is writing into (before any image is read),
             or a plan that would write onto an input or into an input folder (before any file is
             copied).
     """
-    from ..devices import resolve_device
-    from ..files import lock_folder
+    from .devices import resolve_device
+    from .files import lock_folder
 
     # 1. the options
     if top < 1:
         raise ConfigError(f"--top must be 1 or more, got {top}")
     _group_regex(group_by, pattern)
     for name, weight in ranking.weights.items():
-        _check_weight(f"{name}={weight}", weight)
+        check_weight(f"{name}={weight}", weight)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"-o {out_dir}: exists and is not a folder; choose another -o")
     target = resolve_device(device)
+    emit = emitter(on_event)
     with lock_folder(out_dir, "enhance pick"):
-        manifest = _pick_locked(inputs, out_dir, ranking, top, group_by, pattern, link, target, echo)
+        manifest = _pick_locked(inputs, out_dir, ranking, top, group_by, pattern, link, target, emit)
         if reports:
-            from ..report import record_reports
+            from .report import record_reports
 
-            record_reports(manifest, out_dir, echo)
+            problem = record_reports(manifest, out_dir)
+            if problem is not None:
+                emit(Notice("error", problem))
     return manifest
 
 
@@ -436,15 +322,15 @@ def _pick_locked(
     pattern: str | None,
     link: bool,
     target: Any,
-    echo: Callable[[str], None],
+    emit: EventSink,
 ) -> dict[str, Any]:
     """:func:`pick_best` from step 2, once ``out_dir`` is held."""
     import torch
 
-    from ..batch import discover
-    from ..files import remove_stale_temps
-    from ..io import read
-    from .registry import compute
+    from .discovery import discover
+    from .files import remove_stale_temps
+    from .io import read
+    from .metrics.registry import compute
 
     root = out_dir.resolve()
     remove_stale_temps(out_dir)
@@ -454,6 +340,7 @@ def _pick_locked(
     if not found:
         raise ConfigError(f"no images found in {', '.join(map(str, inputs))}")
     groups, unmatched = group_candidates(found, group_by, pattern)
+    emit(FilesPlanned(len(found)))
     started = now()
     records: list[dict[str, Any]] = []
     for path, relative in unmatched:
@@ -476,10 +363,10 @@ def _pick_locked(
                 values.append(finite)
             except (EnhanceError, ValueError) as exc:
                 record.update(status="failed", error=failure_message(exc, path, relative))
-                echo(f"failed: {record['error']}")
+                emit(FileFinished(record))
                 values.append({})
             group_records.append(record)
-        ranked.append((group, members, group_records, _rank_scores(values, ranking)))
+        ranked.append((group, members, group_records, rank_scores(values, ranking)))
 
     # 3. every destination, planned
     plan: list[tuple[Path, Path]] = []
@@ -493,6 +380,7 @@ def _pick_locked(
         for rank, index in enumerate(order, start=1):
             record = group_records[index]
             pick: dict[str, Any] = {"group": group, "rank": rank, "score": scores[index], "picked": rank <= top}
+            record["results"]["pick"] = pick
             if rank <= top:
                 path = members[index][0]
                 destination = _destination(root, folder, path, placed)
@@ -500,12 +388,11 @@ def _pick_locked(
                 try:
                     _name_fits(destination)
                 except InputError as exc:
-                    _pick_failed(record, pick, f"{path}: not {'linked' if link else 'copied'}: {exc}", echo)
+                    _pick_failed(record, pick, f"{path}: not {'linked' if link else 'copied'}: {exc}", emit)
                 else:
                     plan.append((path, destination))
                     pick["copied_to"] = str(destination)
                     entries[destination] = (record, pick)
-            record["results"]["pick"] = pick
         for index, record in enumerate(group_records):
             if scores[index] is None and record["status"] == "done":
                 record["warnings"].append("not ranked: a ranking metric could not be computed")
@@ -519,8 +406,11 @@ def _pick_locked(
         except OSError as exc:  # this file only: the others are still placed
             how = "linked" if link else "copied"
             _pick_failed(
-                *entries[destination], f"{path}: cannot be {how} to {destination} ({exc.strerror or exc})", echo
+                *entries[destination], f"{path}: cannot be {how} to {destination} ({exc.strerror or exc})", emit
             )
+    for record in records:  # the failed ones were said as they failed
+        if record["status"] != "failed":
+            emit(FileFinished(record))
 
     return build_manifest(
         "pick",

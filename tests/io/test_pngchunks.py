@@ -1,4 +1,4 @@
-"""enhance.pngchunks: chunks Pillow reads back, spliced into an OpenCV PNG at the right place."""
+"""enhance.io.pngchunks: chunks Pillow reads back, spliced into an OpenCV PNG at the right place."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from PIL import ImageCms
 from PIL.PngImagePlugin import iTXt
 
-from enhance import pngchunks as pc
+from enhance.io import pngchunks as pc
 
 
 def opencv_png(channels: int = 3) -> bytes:

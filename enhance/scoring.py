@@ -18,12 +18,13 @@ metrics were asked for, or no metric at all could be computed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, EnhanceError, InputError
-from ..manifest import build_manifest, failure_message, new_record, now
+from .errors import ConfigError, EnhanceError, InputError
+from .events import EventSink, FileFinished, FilesPlanned, Notice, emitter
+from .manifest import build_manifest, failure_message, new_record, now
 
 __all__ = ["ReferenceIndex", "default_score_metrics", "score_files"]
 
@@ -35,7 +36,7 @@ class ReferenceIndex:
     relative path with another image suffix, then by file stem anywhere under the folder."""
 
     def __init__(self, folder: Path) -> None:
-        from ..batch import discover
+        from .discovery import discover
 
         if not folder.is_dir():
             raise ConfigError(f"{folder}: reference folder not found; give a folder with --reference")
@@ -76,7 +77,7 @@ class ReferenceIndex:
 
 def default_score_metrics(with_reference: bool) -> list[str]:
     """No-reference metrics that need no extra, plus PSNR/SSIM (RGB and Y) with a reference."""
-    from .registry import default_metrics
+    from .metrics.registry import default_metrics
 
     return default_metrics() + (list(FULL_REFERENCE_DEFAULTS) if with_reference else [])
 
@@ -112,8 +113,8 @@ def _score_one(
     """
     import torch
 
-    from ..io import read
-    from .registry import compute_each
+    from .io import read
+    from .metrics.registry import compute_each
 
     warnings: list[str] = record["warnings"]
     with torch.no_grad():
@@ -149,28 +150,34 @@ def score_files(
     pattern: str | None = None,
     exclude: Path | None = None,
     out_dir: Path | str | None = None,
-    echo: Callable[[str], None] = print,
+    on_event: EventSink | None = None,
 ) -> dict[str, Any]:
     """Score files and folders; returns a manifest-shaped dict (``kind: "score"``).
 
     With ``out_dir``, the reports (``report.json``, ``.csv``, ``.html``) are written there, their
-    paths listed under ``"reports"`` (a report that cannot be written is one line on ``echo`` and
-    under ``"unwritten"``), and the folder is held for the whole call (one writer per folder,
-    :func:`enhance.files.lock_folder`); files under it are not scored.
+    paths listed under ``"reports"`` (a report that cannot be written is an error
+    :class:`~enhance.events.Notice` and a line under ``"unwritten"``), and the folder is held for
+    the whole call (one writer per folder, :func:`enhance.files.lock_folder`); files under it are
+    not scored.
+
+    ``on_event`` receives :class:`~enhance.events.FilesPlanned`, then one
+    :class:`~enhance.events.FileFinished` per file and a warning :class:`~enhance.events.Notice`
+    per metric that could not be computed on a scored file (see :mod:`enhance.events`).
 
     Raises:
         ConfigError: unknown metrics, a full-reference metric without ``reference``, a missing
             input or reference folder, a bad device, or an ``out_dir`` that cannot be written or
             that another enhance command is writing into (all before any image is read).
     """
-    from ..files import lock_folder
+    from .files import lock_folder
 
+    emit = emitter(on_event)
     if out_dir is None:
-        return _score_files(paths, reference, metrics, crop_border, device, recursive, pattern, exclude, None, echo)
+        return _score_files(paths, reference, metrics, crop_border, device, recursive, pattern, exclude, None, emit)
     out_dir = Path(out_dir)
     with lock_folder(out_dir, "enhance score"):
         return _score_files(
-            paths, reference, metrics, crop_border, device, recursive, pattern, exclude or out_dir, out_dir, echo
+            paths, reference, metrics, crop_border, device, recursive, pattern, exclude or out_dir, out_dir, emit
         )
 
 
@@ -184,13 +191,13 @@ def _score_files(
     pattern: str | None,
     exclude: Path | None,
     out_dir: Path | None,
-    echo: Callable[[str], None],
+    emit: EventSink,
 ) -> dict[str, Any]:
     """:func:`score_files`, with ``out_dir`` (if any) held."""
-    from ..batch import discover
-    from ..devices import resolve_device
-    from ..files import remove_stale_temps
-    from .registry import get_metric, validate_metrics
+    from .devices import resolve_device
+    from .discovery import discover
+    from .files import remove_stale_temps
+    from .metrics.registry import get_metric, validate_metrics
 
     names = validate_metrics(metrics if metrics is not None else default_score_metrics(reference is not None))
     full = [n for n in names if get_metric(n).kind == "full-reference"]
@@ -208,6 +215,7 @@ def _score_files(
         remove_stale_temps(out_dir)
     started = now()
     records = []
+    emit(FilesPlanned(len(found)))
     for path, relative in found:
         record = new_record(path, relative, reference=None)
         t0 = time.perf_counter()
@@ -218,13 +226,12 @@ def _score_files(
             if attempts and len(record["warnings"]) >= attempts:
                 raise InputError(f"no metric could be computed ({'; '.join(record['warnings'])})")
         except (EnhanceError, ValueError) as exc:
-            message = failure_message(exc, path, relative)
-            record.update(status="failed", error=message)
-            echo(f"failed: {message}")
+            record.update(status="failed", error=failure_message(exc, path, relative))
         for warning in record["warnings"] if record["status"] == "done" else ():
-            echo(f"warning: {relative.as_posix()}: {warning}")
+            emit(Notice("warning", f"{relative.as_posix()}: {warning}"))
         record["timings"]["compute"] = round(time.perf_counter() - t0, 4)
         records.append(record)
+        emit(FileFinished(record))
     manifest = build_manifest(
         "score",
         records,
@@ -235,7 +242,9 @@ def _score_files(
         reference=str(Path(reference).resolve()) if reference is not None else None,
     )
     if out_dir is not None:
-        from ..report import record_reports
+        from .report import record_reports
 
-        record_reports(manifest, out_dir, echo)
+        problem = record_reports(manifest, out_dir)
+        if problem is not None:
+            emit(Notice("error", problem))
     return manifest

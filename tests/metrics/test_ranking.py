@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from enhance.metrics.picking import _rank_scores, ranking_for
+from enhance.metrics.ranking import rank_scores, ranking_for
 from enhance.metrics.registry import get_metric
 
 
 def best(values: list[dict[str, float | None]], weights: str) -> int:
-    scores = _rank_scores(values, ranking_for(weights=weights))
+    scores = rank_scores(values, ranking_for(weights=weights))
     return max(range(len(values)), key=lambda i: scores[i] if scores[i] is not None else float("-inf"))
 
 
