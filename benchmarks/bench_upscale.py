@@ -261,21 +261,30 @@ def cli_runs(args: argparse.Namespace) -> None:
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
 
-    def timed(command: list[str], out: Path) -> float:
+    cpu_times: dict[str, dict[int, list[float]]] = {"ours": {1: [], n: []}, "upstream": {1: [], n: []}}
+
+    def timed(command: list[str], out: Path, name: str, count: int) -> float:
+        """Wall seconds of one run; its CPU seconds (user + system, all threads) go to cpu_times:
+        on a shared machine CPU time is the steadier reading of how much work a run is."""
+        import resource
+
         shutil.rmtree(out, ignore_errors=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
         wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != 0:
             print(proc.stdout + proc.stderr, file=sys.stderr)
             sys.exit(f"bench_upscale: {' '.join(command)} failed")
+        cpu_times[name][count].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         return wall
 
     def ours(count: int) -> float:
         out = work / f"ours{count}"
         command = [sys.executable, "-m", "enhance", "run", str(folders[count]), "-o", str(out), "-c", str(yaml_path),
                    "-p", "bench-upscale", "--device", args.device, "-q"]  # fmt: skip
-        return timed(command, out)
+        return timed(command, out, "ours", count)
 
     def upstream(count: int) -> float:
         out = work / f"upstream{count}"
@@ -284,7 +293,7 @@ def cli_runs(args: argparse.Namespace) -> None:
                    "--threads", str(args.threads), "--_loop", str(folders[count]), str(out)]  # fmt: skip
         if args.outscale is not None:
             command += ["--outscale", str(args.outscale)]
-        return timed(command, out)
+        return timed(command, out, "upstream", count)
 
     walls: dict[str, dict[int, list[float]]] = {"ours": {1: [], n: []}, "upstream": {1: [], n: []}}
     engines = {"ours": ours, "upstream": upstream}
@@ -302,14 +311,20 @@ def cli_runs(args: argparse.Namespace) -> None:
         f"weights {Path(args.weights).name}; input {args.size}x{args.size} PNG; {n} vs 1 image(s); "
         f"{args.rounds} round(s)\n"
     )
-    print("| engine | wall 1 image s (median) | wall N images s (median) | marginal s/image (median) | images/s |")
-    print("|---|---:|---:|---:|---:|")
+    cpu_marginal = {
+        name: [(big - one) / (n - 1) for one, big in zip(c[1], c[n], strict=True)] for name, c in cpu_times.items()
+    }
+    print(
+        "| engine | wall 1 image s (median) | wall N images s (median) | marginal s/image (median) | images/s "
+        "| marginal CPU s/image (median) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
     labels = {"ours": "enhance run (upscale stage alone)", "upstream": "upstream loop (RealESRGANer, cv2 read/write)"}
     for name in order:
         m = statistics.median(marginal[name])
         print(
             f"| {labels[name]} | {statistics.median(walls[name][1]):.2f} | {statistics.median(walls[name][n]):.2f} "
-            f"| {m:.3f} | {1 / m:.3f} |"
+            f"| {m:.3f} | {1 / m:.3f} | {statistics.median(cpu_marginal[name]):.3f} |"
         )
     if {"ours", "upstream"} <= set(order):
         per_round = [u / o for u, o in zip(marginal["upstream"], marginal["ours"], strict=True)]
@@ -318,9 +333,11 @@ def cli_runs(args: argparse.Namespace) -> None:
             f"\nratio ours/upstream images/s: {ratio:.2f}x (median marginals); per round: "
             + ", ".join(f"{r:.2f}x" for r in per_round)
         )
+        cpu_ratio = statistics.median(cpu_marginal["upstream"]) / statistics.median(cpu_marginal["ours"])
+        print(f"ratio of marginal CPU seconds per image, upstream/ours: {cpu_ratio:.2f}x")
     print(f"command: PYTHONPATH=. python3 benchmarks/bench_upscale.py {' '.join(sys.argv[1:])}")
     if args.json:
-        args.json.write_text(json.dumps({"walls": walls, "marginal": marginal}, indent=2))
+        args.json.write_text(json.dumps({"walls": walls, "marginal": marginal, "cpu": cpu_times}, indent=2))
 
 
 def main() -> None:
