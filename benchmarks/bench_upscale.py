@@ -10,8 +10,16 @@ from a host uint8 image to a host uint8 image, which is the work a batch run doe
 Prints a markdown table (images/s, seconds per image, peak memory) and the ratio. Needs no uv
 environment: from the repository root, ``PYTHONPATH=. python3 benchmarks/bench_upscale.py``.
 
+``--mode cli`` (the acceptance of the CPU path) times whole processes instead: ``enhance run``
+with a pipeline of the ``upscale`` stage alone, against upstream's own folder loop (one
+``RealESRGANer``, then ``cv2.imread`` -> ``enhance`` -> ``cv2.imwrite`` per file, as
+``inference_realesrgan.py`` does it), each on a folder of 1 and of N images. The marginal time per
+image, (wall of N - wall of 1) / (N - 1), leaves out what a run pays once (imports, model load)
+and keeps what every image costs (read, compute, write). Rounds alternate the four runs.
+
 Examples::
 
+    PYTHONPATH=. python3 benchmarks/bench_upscale.py --mode cli --device cpu --size 512 --images 4 --rounds 3
     PYTHONPATH=. python3 benchmarks/bench_upscale.py --device cpu --size 512 --repeat 3
     PYTHONPATH=. python3 benchmarks/bench_upscale.py --device cuda --size 2048 --outscale 2 \\
         --precision fp16 --repeat 10
@@ -119,7 +127,7 @@ def child(args: argparse.Namespace) -> dict:
         params = {
             "model": str(args.weights), "tile": args.tile if args.tile == "auto" else int(args.tile),
             "tile_overlap": args.overlap, "batch": args.batch if args.batch == "auto" else int(args.batch),
-            "precision": args.precision, "channels_last": not args.no_channels_last,
+            "precision": args.precision, "channels_last": not args.no_channels_last, "compile": args.compile,
         }  # fmt: skip
         if args.outscale is not None:
             params["scale"] = args.outscale
@@ -132,7 +140,10 @@ def child(args: argparse.Namespace) -> dict:
             up = to_image(Raster(image, Metadata()), device)
             return from_image(stage.process(up, ctx)).array
 
-        label = f"enhance upscale (tile {args.tile}, {{dtype}}, channels_last {not args.no_channels_last})"
+        label = (
+            f"enhance upscale (tile {args.tile}, {{dtype}}, channels_last {not args.no_channels_last}, "
+            f"compile {args.compile})"
+        )
     else:
         from enhance.compat import import_reference
         from enhance.models.load import read_state_dict
@@ -181,8 +192,158 @@ def child(args: argparse.Namespace) -> dict:
     return result
 
 
+CLI_PIPELINE = """pipelines:
+  bench-upscale:
+    description: the upscale stage alone (bench_upscale.py --mode cli)
+    output: {{format: png, bit_depth: 8, dither: false}}
+    stages:
+      - upscale: {{model: {model}, tile: {tile}, tile_overlap: {overlap}, precision: {precision}}}
+"""
+
+
+def upstream_loop(args: argparse.Namespace) -> None:
+    """Upstream's folder loop, as ``inference_realesrgan.py`` runs it: one ``RealESRGANer``, then
+    ``cv2.imread`` -> ``enhance`` -> ``cv2.imwrite`` per file (``--_loop IN OUT``)."""
+    import cv2
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from enhance.compat import import_reference
+    from enhance.models.load import read_state_dict
+    from enhance.models.reference import build_reference_net
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    source, target = (Path(p) for p in args.loop)
+    device = torch.device(args.device)
+    realesrgan = import_reference("realesrgan")
+    net, scale = build_reference_net(read_state_dict(args.weights), str(args.weights))
+    half = device.type == "cuda" and args.precision in ("auto", "fp16")
+    upsampler = realesrgan.RealESRGANer(
+        scale=scale, model_path=str(args.weights), model=net, tile=args.ref_tile, tile_pad=10, pre_pad=0,
+        half=half, device=device,
+    )  # fmt: skip
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.glob("*.png")):
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        out, _ = upsampler.enhance(img, outscale=args.outscale)
+        cv2.imwrite(str(target / path.name), out)
+
+
+def cli_runs(args: argparse.Namespace) -> None:
+    """``--mode cli``: marginal seconds per image of ``enhance run`` and of upstream's loop."""
+    import shutil
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+
+    n = args.images
+    if n < 2:
+        sys.exit("bench_upscale: --images must be at least 2 (the marginal time needs two folder sizes)")
+    work = Path(tempfile.mkdtemp(prefix="bench-upscale-"))
+    photos = sorted(Path(args.image).parent.glob("*.png")) if args.image else []
+    folders = {}
+    for count in (1, n):
+        folder = folders[count] = work / f"in{count}"
+        folder.mkdir()
+        for i in range(count):  # distinct photos: no decoder cache can favour either side
+            array = make_image(args.size, photos[(i + 4) % len(photos)] if photos else None)
+            Image.fromarray(np.asarray(array)).save(folder / f"img{i}.png")
+    yaml_path = work / "pipelines.yaml"
+    yaml_path.write_text(
+        CLI_PIPELINE.format(
+            model=json.dumps(str(Path(args.weights).resolve())), tile=args.tile, overlap=args.overlap,
+            precision=args.precision,
+        )
+    )  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+
+    cpu_times: dict[str, dict[int, list[float]]] = {"ours": {1: [], n: []}, "upstream": {1: [], n: []}}
+
+    def timed(command: list[str], out: Path, name: str, count: int) -> float:
+        """Wall seconds of one run; its CPU seconds (user + system, all threads) go to cpu_times:
+        on a shared machine CPU time is the steadier reading of how much work a run is."""
+        import resource
+
+        shutil.rmtree(out, ignore_errors=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if proc.returncode != 0:
+            print(proc.stdout + proc.stderr, file=sys.stderr)
+            sys.exit(f"bench_upscale: {' '.join(command)} failed")
+        cpu_times[name][count].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        return wall
+
+    def ours(count: int) -> float:
+        out = work / f"ours{count}"
+        command = [sys.executable, "-m", "enhance", "run", str(folders[count]), "-o", str(out), "-c", str(yaml_path),
+                   "-p", "bench-upscale", "--device", args.device, "-q"]  # fmt: skip
+        return timed(command, out, "ours", count)
+
+    def upstream(count: int) -> float:
+        out = work / f"upstream{count}"
+        command = [sys.executable, str(Path(__file__).resolve()), "--weights", str(args.weights), "--device",
+                   args.device, "--ref-tile", str(args.ref_tile), "--precision", args.precision,
+                   "--threads", str(args.threads), "--_loop", str(folders[count]), str(out)]  # fmt: skip
+        if args.outscale is not None:
+            command += ["--outscale", str(args.outscale)]
+        return timed(command, out, "upstream", count)
+
+    walls: dict[str, dict[int, list[float]]] = {"ours": {1: [], n: []}, "upstream": {1: [], n: []}}
+    engines = {"ours": ours, "upstream": upstream}
+    order = args.engines.split(",")
+    for r in range(args.rounds):  # the four runs alternate, so a busy neighbour slows both alike
+        for count in (1, n):
+            for name in order if r % 2 == 0 else order[::-1]:
+                walls[name][count].append(engines[name](count))
+                print(f"round {r + 1}: {name} {count} image(s): {walls[name][count][-1]:.2f} s", file=sys.stderr)
+    shutil.rmtree(work, ignore_errors=True)
+
+    marginal = {name: [(big - one) / (n - 1) for one, big in zip(w[1], w[n], strict=True)] for name, w in walls.items()}
+    print(f"\nMachine: {describe(args.device)}")
+    print(
+        f"weights {Path(args.weights).name}; input {args.size}x{args.size} PNG; {n} vs 1 image(s); "
+        f"{args.rounds} round(s)\n"
+    )
+    cpu_marginal = {
+        name: [(big - one) / (n - 1) for one, big in zip(c[1], c[n], strict=True)] for name, c in cpu_times.items()
+    }
+    print(
+        "| engine | wall 1 image s (median) | wall N images s (median) | marginal s/image (median) | images/s "
+        "| marginal CPU s/image (median) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    labels = {"ours": "enhance run (upscale stage alone)", "upstream": "upstream loop (RealESRGANer, cv2 read/write)"}
+    for name in order:
+        m = statistics.median(marginal[name])
+        print(
+            f"| {labels[name]} | {statistics.median(walls[name][1]):.2f} | {statistics.median(walls[name][n]):.2f} "
+            f"| {m:.3f} | {1 / m:.3f} | {statistics.median(cpu_marginal[name]):.3f} |"
+        )
+    if {"ours", "upstream"} <= set(order):
+        per_round = [u / o for u, o in zip(marginal["upstream"], marginal["ours"], strict=True)]
+        ratio = statistics.median(marginal["upstream"]) / statistics.median(marginal["ours"])
+        print(
+            f"\nratio ours/upstream images/s: {ratio:.2f}x (median marginals); per round: "
+            + ", ".join(f"{r:.2f}x" for r in per_round)
+        )
+        cpu_ratio = statistics.median(cpu_marginal["upstream"]) / statistics.median(cpu_marginal["ours"])
+        print(f"ratio of marginal CPU seconds per image, upstream/ours: {cpu_ratio:.2f}x")
+    print(f"command: PYTHONPATH=. python3 benchmarks/bench_upscale.py {' '.join(sys.argv[1:])}")
+    if args.json:
+        args.json.write_text(json.dumps({"walls": walls, "marginal": marginal, "cpu": cpu_times}, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", default="cli", choices=["cli", "stage"], help="whole runs or the stage in-process")
+    parser.add_argument("--images", type=int, default=4, help="cli mode: images in the larger folder")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--size", type=int, default=512, help="input side in pixels (square image)")
     parser.add_argument("--outscale", type=float, default=None, help="final scale (default: the model's own)")
@@ -194,6 +355,7 @@ def main() -> None:
     parser.add_argument("--ref-tile", type=int, default=0, help="upstream tile (0 = whole image, its default)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
     parser.add_argument("--no-channels-last", action="store_true", help="our engine without channels_last")
+    parser.add_argument("--compile", action="store_true", help="our engine with torch.compile (stage mode)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per engine (after one warm-up)")
     parser.add_argument("--rounds", type=int, default=1, help="alternate the engines this many times (noisy hosts)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
@@ -201,6 +363,7 @@ def main() -> None:
     parser.add_argument("--engines", default="upstream,ours", help="which to run, in order")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--_child", dest="engine", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--_loop", dest="loop", nargs=2, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.weights is None or not Path(args.weights).is_file():
         parser.error("no model file: pass --weights PATH (e.g. ../shared/weights/realesr-animevideov3.pth)")
@@ -213,8 +376,14 @@ def main() -> None:
     if args.engine:  # child mode
         print(json.dumps(child(args)))
         return
+    if args.loop:  # upstream's folder loop, in a child process of --mode cli
+        upstream_loop(args)
+        return
 
     preflight()
+    if args.mode == "cli":
+        cli_runs(args)
+        return
     argv = sys.argv[1:]  # the child ignores the options that only the parent uses
     engines = args.engines.split(",")
     runs: dict[str, list[dict]] = {e: [] for e in engines}

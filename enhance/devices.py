@@ -1,21 +1,31 @@
-"""Device and dtype choice, and device memory: where and in what precision work runs, how much
-memory is free there, and whether an error means it ran out."""
+"""Device and dtype choice, device memory and host <-> device copies: where and in what precision
+work runs, how much memory is free there, whether an error means it ran out, and how pixels get
+to the device and back."""
 
 from __future__ import annotations
 
 import os
 import re
 import sys
+import threading
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, quote
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 __all__ = [
+    "import_torch",
     "resolve_device",
+    "TransferPlan",
+    "transfer_plan",
+    "upload",
+    "start_download",
+    "Download",
     "compute_dtype",
     "DEVICE_HELP",
     "available_memory",
@@ -30,6 +40,27 @@ __all__ = [
 
 DEVICE_HELP = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N"
 
+#: torch's CPU allocator hands large tensors transparent huge pages when this is set (read once,
+#: at torch's first allocation). A convolutional model's activations are tens of MB each, freed and
+#: allocated again at every layer: with 4 KiB pages each allocation is first touched page by page
+#: (a 512x512 pass of realesr-animevideov3 took ~590k page faults per image), with 2 MiB pages 30x
+#: fewer, and the pass needs about a quarter less CPU time (BENCHMARKS.md, "Upscale", CPU).
+_THP_ENV = "THP_MEM_ALLOC_ENABLE"
+
+
+def import_torch() -> ModuleType:
+    """Import torch, the first time with enhance's allocator setting (huge pages for large CPU
+    tensors, see ``_THP_ENV``) unless the environment already says otherwise.
+
+    The setting only takes effect if torch is not loaded yet: whoever imported torch first decided.
+    The command line's first torch import is :func:`resolve_device`'s, so a run gets it.
+    """
+    if "torch" not in sys.modules:
+        os.environ.setdefault(_THP_ENV, "1")
+    import torch
+
+    return torch
+
 
 def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     """Turn ``auto``/``cpu``/``cuda``/``cuda:N`` (or a torch.device) into a usable torch.device.
@@ -37,7 +68,7 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     Raises:
         ConfigError: the spec is malformed, or names a CUDA device this machine does not have.
     """
-    import torch
+    torch = import_torch()
 
     if isinstance(spec, torch.device):
         spec = str(spec)
@@ -227,3 +258,115 @@ def memory_limit() -> MemoryLimit:
             f"{MEMORY_LIMIT_ENV}={quote(value, 40)} is not a size; give bytes or a number with K, M, G or T (e.g. 12G)"
         )
     return MemoryLimit(int(match[1]) * _UNITS[match[2].upper()], f"{MEMORY_LIMIT_ENV}={value}")
+
+
+# -- host <-> device copies ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransferPlan:
+    """How pixels cross between host and ``device``.
+
+    Attributes:
+        pinned: stage host buffers in page-locked memory (the only memory a GPU copies from
+            asynchronously; torch's caching host allocator reuses the buffers image after image).
+        non_blocking: enqueue the copy and return at once.
+        side_stream: run copies on a stream of their own, so a copy overlaps kernels already queued
+            on the compute stream (the compute stream waits for the copy only where it uses it).
+    """
+
+    pinned: bool
+    non_blocking: bool
+    side_stream: bool
+
+
+def transfer_plan(device: torch.device | str) -> TransferPlan:
+    """Pinned, non-blocking side-stream copies on CUDA; on any other device nothing of the kind
+    (a CPU "upload" shares the host array's memory: no copy at all)."""
+    cuda = str(device).partition(":")[0] == "cuda"
+    return TransferPlan(pinned=cuda, non_blocking=cuda, side_stream=cuda)
+
+
+_streams: dict[Any, Any] = {}
+_streams_lock = threading.Lock()
+
+
+def _copy_stream(device: torch.device) -> Any:
+    """The side stream for copies to and from ``device`` (one per device, made once)."""
+    import torch
+
+    with _streams_lock:
+        stream = _streams.get(device)
+        if stream is None:
+            stream = _streams[device] = torch.cuda.Stream(device)
+        return stream
+
+
+def upload(array: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    """A host array on ``device`` in its own dtype (uint8 stays uint8: a quarter of float32's bytes
+    cross the bus; convert on the device).
+
+    On CPU the tensor shares the array's memory. On CUDA the array is staged in a pinned buffer and
+    copied on the side stream without blocking; the current stream waits for the copy before it
+    uses the result, so the call may come from a decode thread while the model runs.
+    """
+    import numpy as np
+
+    torch = import_torch()
+    device = torch.device(device)
+    source = torch.from_numpy(np.ascontiguousarray(array))
+    plan = transfer_plan(device)
+    if device.type == "cpu":
+        return source
+    if plan.pinned:
+        source = source.pin_memory()
+    if not plan.side_stream:
+        return source.to(device, non_blocking=plan.non_blocking)
+    stream = _copy_stream(device)
+    with torch.cuda.stream(stream):
+        result = source.to(device, non_blocking=plan.non_blocking)
+    current = torch.cuda.current_stream(device)
+    current.wait_stream(stream)
+    result.record_stream(current)  # its memory is the current stream's to free
+    return result
+
+
+class Download:
+    """A device -> host copy under way: :meth:`result` waits for it and gives the numpy array."""
+
+    def __init__(self, host: torch.Tensor, event: Any = None) -> None:
+        self._host, self._event = host, event
+
+    def done(self) -> bool:
+        """Whether :meth:`result` would return without waiting."""
+        return self._event is None or bool(self._event.query())
+
+    def result(self) -> np.ndarray:
+        """The host array (in pinned memory on CUDA; it is released when the array is)."""
+        if self._event is not None:
+            self._event.synchronize()
+        return self._host.numpy()
+
+
+def start_download(tensor: torch.Tensor) -> Download:
+    """Start copying ``tensor`` to the host; :meth:`Download.result` waits for it.
+
+    On CUDA the copy runs on the side stream, after what the current stream has queued, into a
+    pinned buffer, so the caller may queue more work (the next image) before it waits. On CPU
+    there is nothing to copy.
+    """
+    torch = import_torch()
+    plan = transfer_plan(tensor.device)
+    if tensor.device.type == "cpu":
+        return Download(tensor.contiguous())
+    if not plan.side_stream:
+        return Download(tensor.to("cpu"))
+    stream = _copy_stream(tensor.device)
+    stream.wait_stream(torch.cuda.current_stream(tensor.device))
+    with torch.cuda.stream(stream):
+        host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=plan.pinned)
+        host.copy_(tensor, non_blocking=plan.non_blocking)
+        event = torch.cuda.Event()
+        event.record(stream)
+    tensor.record_stream(stream)  # not reused by the compute stream before the copy has read it
+    return Download(host, event)

@@ -173,11 +173,9 @@ def to_image(raster: Raster, device: torch.device | str = "cpu") -> Image:
         scale = 1.0
     else:
         raise ValueError(f"unsupported raster dtype {array.dtype}: expected uint8, uint16 or float")
-    source = torch.from_numpy(np.ascontiguousarray(array))
-    device = torch.device(device)
-    if device.type == "cuda":
-        source = source.pin_memory()
-    planes = source.to(device, non_blocking=True).permute(2, 0, 1).to(torch.float32)
+    from .devices import upload
+
+    planes = upload(array, device).permute(2, 0, 1).to(torch.float32)  # pinned, async on CUDA
     if scale != 1.0:
         planes = planes.mul_(1.0 / scale)
     else:
@@ -211,7 +209,9 @@ def from_image(image: Image, *, bit_depth: int = 8, dither: bool = False, seed: 
         planes[:colour] += noise.masked_fill_(on_grid, 0.0)
     planes = planes.round_().clamp_(0.0, levels)
     dtype = torch.uint8 if bit_depth == 8 else torch.int32
-    out = planes.to(dtype).permute(1, 2, 0).contiguous().cpu().numpy()
+    from .devices import start_download
+
+    out = start_download(planes.to(dtype).permute(1, 2, 0).contiguous()).result()
     if bit_depth == 16:
         out = out.astype("uint16")
     return Raster(out, image.meta)

@@ -25,7 +25,9 @@ out-of-memory error into an unbound variable, and returns a black image when fp1
 * **Out of memory.** The whole job restarts at half the tile size, down to ``min_tile``; then a
   :class:`MemoryError` says what to do. Never a half-written or black result.
 * **NaN/Inf.** In half precision a tile whose output is not finite (fp16 overflow) is rerun with
-  the ``fallback`` model (fp32), and ``warn`` is called once per image.
+  the ``fallback`` model (fp32), and ``warn`` is called once per image. Output that is not finite
+  in fp32 (corrupt weights: NaN, inf, or so large that they overflow) raises
+  :class:`NonFiniteOutput`; it is never clamped into a black or white image.
 """
 
 from __future__ import annotations
@@ -45,11 +47,32 @@ if TYPE_CHECKING:
 
     from ..context import CancelLike, Progress
 
-__all__ = ["TileStats", "SizeRequirementsLike", "tiled_upscale", "estimate_bytes_per_pixel", "auto_tile"]
+__all__ = [
+    "TileStats",
+    "SizeRequirementsLike",
+    "NonFiniteOutput",
+    "CPU_PASS_BUDGET",
+    "tiled_upscale",
+    "estimate_bytes_per_pixel",
+    "auto_tile",
+]
 
 log = logging.getLogger("enhance")
 
 Model = Callable[["torch.Tensor"], "torch.Tensor"]
+
+
+#: the most memory one forward pass may take on CPU with ``tile: auto`` (what is free may be far
+#: more). A whole 2048x2048 pass of realesr-animevideov3 holds ~1 GB per activation (64 channels
+#: of fp32): with this cap such an image runs in ~1024 px tiles (a few % more pixels to compute
+#: for the context) and the peak of a large image no longer grows with the image. Images that fit
+#: (512x512 needs ~0.25 GB) still run whole, without seams.
+CPU_PASS_BUDGET = 1 << 30
+
+
+class NonFiniteOutput(FloatingPointError):
+    """The model's output is not finite (NaN/Inf) in fp32 (or in half precision with no fp32
+    ``fallback``): its weights are likely corrupt."""
 
 
 class SizeRequirementsLike(Protocol):
@@ -336,7 +359,7 @@ def tiled_upscale(
 
     Raises:
         MemoryError: out of memory even at ``min_tile``.
-        FloatingPointError: non-finite output in half precision and no ``fallback`` to rerun it.
+        NonFiniteOutput: output not finite in fp32, or in half precision with no ``fallback``.
         Cancelled: ``cancel`` asked to stop.
     """
     if x.ndim not in (3, 4):
@@ -389,6 +412,8 @@ class _Job:
             out_bytes = n * 4 * 4 * h * w * self.scale * self.scale  # float32 outputs + weights, 4 channels worst case
             fraction = 0.8 if cuda else 0.5
             budget = int(available_memory(images.device) * fraction) - out_bytes
+            if not cuda:  # tiles, not the image, bound what a pass holds in RAM
+                budget = min(budget, CPU_PASS_BUDGET)
             auto_side = auto_tile(
                 h,
                 w,
@@ -520,18 +545,19 @@ class _Job:
                 f"{out.shape[-1]}x{out.shape[-2]}, not x{s}: is scale={s} right for this model?"
             )
         out = out[..., : h * s, : w * s]
-        if self.dtype in (torch.float16, torch.bfloat16):
-            # NaN/Inf survive a sum (in fp32, which cannot overflow here): no full-size mask needed
-            bad = ~torch.isfinite(out.sum(dim=(1, 2, 3), dtype=torch.float32))
-            if bool(bad.any()):
-                out = self._rerun(padded, out, bad.nonzero().flatten().tolist(), h * s, w * s)
+        # NaN/Inf survive a sum (in fp64: finite fp32 values cannot overflow it): no full-size mask
+        bad = ~torch.isfinite(out.sum(dim=(1, 2, 3), dtype=torch.float64))
+        if bool(bad.any()):
+            if self.dtype == torch.float32:
+                raise NonFiniteOutput("model output is not finite (NaN/inf) in float32: the weights may be corrupt")
+            out = self._rerun(padded, out, bad.nonzero().flatten().tolist(), h * s, w * s)
         return out.float().clamp_(0.0, 1.0)
 
     def _rerun(self, padded: torch.Tensor, out: torch.Tensor, index: Sequence[int], oh: int, ow: int) -> torch.Tensor:
         import torch
 
         if self.fallback is None:
-            raise FloatingPointError(
+            raise NonFiniteOutput(
                 f"the model produced NaN/Inf in {str(self.dtype).removeprefix('torch.')} (a half-precision "
                 "overflow): use precision fp32"
             )
@@ -540,6 +566,8 @@ class _Job:
             inp = inp.contiguous(memory_format=torch.channels_last)
         with torch.no_grad(), _true_fp32(inp.device, torch.float32):
             redo = self.fallback(inp)[..., :oh, :ow]
+        if not bool(torch.isfinite(redo.sum(dtype=torch.float64))):
+            raise NonFiniteOutput("model output is not finite (NaN/inf), in float32 too: the weights may be corrupt")
         out = out.float()
         out[list(index)] = redo.float()
         self.stats.fp32_reruns += len(index)

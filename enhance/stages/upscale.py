@@ -17,6 +17,10 @@ Around either engine the stage handles what upstream leaves to the caller:
 * **precision**: ``auto`` is fp16 (else bf16) on CUDA when the model supports it, fp32 on CPU, and
   fp32 for 16-bit sources so that 16-bit precision survives the stage (fp32 is IEEE fp32: TF32 is
   turned off for the model's convolutions); nothing is quantized here;
+* **bad output**: a model whose output is not finite (NaN/inf) or constant (flat within a
+  fraction of one 8-bit code while the input visibly varies: a flat input may give a flat output)
+  is rerun in fp32 if it ran in half precision; otherwise that file fails with one line naming the
+  model (corrupt weights), and nothing is written;
 * **size**: the model's native factor, or ``scale`` (any factor), ``size`` ``[w, h]`` or
   ``long_side``: the model output is then resized (antialiased) to exactly that, e.g. a x4 model
   followed by a downscale for 2K -> 4K. A native x2 model (``RealESRGAN_x2plus``) needs no resize.
@@ -73,6 +77,9 @@ class UpscaleParams(StageParams):
     resize_method: Literal["lanczos", "bicubic", "area", "matlab-bicubic"] = "lanczos"
     channels_last: bool = Field(True, description="NHWC tensors (faster with cuDNN and oneDNN alike)")
     min_tile: int = Field(32, ge=8, description="smallest tile tried after out-of-memory errors")
+    compile: bool = Field(
+        False, description="torch.compile the model (spandrel engine; falls back to eager if it fails)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> UpscaleParams:
@@ -87,6 +94,39 @@ class UpscaleParams(StageParams):
         if self.engine == "realesrgan" and self.precision == "bf16":
             raise ValueError("engine realesrgan runs fp16 or fp32 only: use precision auto, fp16 or fp32")
         return self
+
+
+#: an output whose values all lie within this (max - min, every channel) is flat: under a quarter
+#: of one 8-bit code, so it would be written as at most two neighbouring grey levels
+_FLAT_OUTPUT = 1.0 / 1024
+#: ... which is wrong only if the input varies by more than this (a few codes: a visible image)
+_VARIED_INPUT = 8.0 / 255
+
+
+def _output_problem(planes: torch.Tensor, out: torch.Tensor) -> str | None:
+    """What is wrong with one image's model output ``out`` for its input ``planes``, or None.
+
+    ``not finite (NaN/inf)``, or ``constant`` where the input is not: a model turns an image with
+    visible detail into one grey level only when its weights are broken (e.g. so large that every
+    value clamps to black or white). A flat input may come out flat.
+    """
+    import torch
+
+    if not bool(torch.isfinite(out.sum(dtype=torch.float64))):
+        return _NOT_FINITE
+    low, high = torch.aminmax(out)
+    if float(high - low) < _FLAT_OUTPUT:
+        low, high = torch.aminmax(planes)
+        if float(high - low) > _VARIED_INPUT:
+            return "constant (one flat colour from an input with detail)"
+    return None
+
+
+class _BadOutput(FloatingPointError):
+    """The model's output is not finite or constant (see :func:`_output_problem`), in fp32 too."""
+
+
+_NOT_FINITE = "not finite (NaN/inf)"
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int], method: str) -> torch.Tensor:
@@ -204,6 +244,7 @@ class Upscale(Stage):
         self._bpp: dict[Any, float] = {}
         self._reference: dict[Any, Any] = {}
         self._copies: dict[Any, Any] = {}
+        self._calls: dict[Any, Any] = {}
         self._dni: tuple[Any, float] | None = None
         if self._given is not None:
             from ..models.load import as_descriptor, describe
@@ -321,16 +362,16 @@ class Upscale(Stage):
         if p.engine == "realesrgan":
             return self._reference_for(dtype)
         descriptor = self._load(dtype)
-        call = self._model_call(descriptor)
+        call = self._call(dtype)
         fallback = None
         if dtype != torch.float32:
 
             def fallback(t: torch.Tensor) -> torch.Tensor:  # loaded only if a tile ever overflows
-                return self._model_call(self._load(torch.float32))(t)
+                return self._call(torch.float32)(t)
 
         if (p.tile == "auto" or p.batch == "auto") and dtype not in self._bpp:
             self._bpp[dtype] = estimate_bytes_per_pixel(
-                call, descriptor.input_channels, device=self._device, dtype=dtype,
+                self._model_call(descriptor), descriptor.input_channels, device=self._device, dtype=dtype,
                 size_requirements=descriptor.size_requirements, probe=128 if self._device.type == "cuda" else 64,
             )  # fmt: skip
 
@@ -347,6 +388,19 @@ class Upscale(Stage):
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         return self._target(height, width)
+
+    def _call(self, dtype: torch.dtype) -> Any:
+        """The forward the tiler runs in ``dtype``: made once per dtype and reused for every image
+        (one loaded model per device and dtype, one compilation)."""
+        call = self._calls.get(dtype)
+        if call is None:
+            call = self._model_call(self._load(dtype))
+            if self.params.compile:
+                from ..models.compiled import compile_forward
+
+                call = compile_forward(call)
+            self._calls[dtype] = call
+        return call
 
     def _target(self, height: int, width: int) -> tuple[int, int]:
         """Output (h, w)."""
@@ -392,17 +446,23 @@ class Upscale(Stage):
         when tiles of several images share a pass)."""
         import torch
 
-        from ..ops.tiling import TileStats
+        from ..ops.tiling import NonFiniteOutput, TileStats
 
         if not self._batchable(images):
             return super().process_batch(images, contexts)
         dtype = self._dtype(images[0].meta.bit_depth)
         stats = TileStats()
         engine = self._runner(dtype, stats, self._warner(contexts), contexts[0])
+        stacked = torch.stack([im.pixels for im in images])
         try:
-            out = engine(torch.stack([im.pixels for im in images]))
+            out = engine(stacked)
+        except NonFiniteOutput:
+            out = None
         except (MemoryError, FloatingPointError) as exc:
             raise InputError(f"upscale failed: {exc}") from None
+        if out is None or any(_output_problem(stacked[i], out[i]) for i in range(len(images))):
+            # one by one: each image is checked (and rerun in fp32) alone, and fails alone
+            return super().process_batch(images, contexts)
         results = []
         for i, (image, ctx) in enumerate(zip(images, contexts, strict=True)):
             alpha = None if image.alpha is None else torch.ones_like(out[i, :1])
@@ -413,13 +473,41 @@ class Upscale(Stage):
         import torch
 
         from ..ops.color import luma
-        from ..ops.tiling import TileStats
+        from ..ops.tiling import NonFiniteOutput, TileStats
 
         p = self.params
         dtype = self._dtype(image.meta.bit_depth)
         stats = TileStats()
-        engine = self._runner(dtype, stats, self._warner([ctx]), ctx)
+        warn = self._warner([ctx])
+        engines = {dtype: self._runner(dtype, stats, warn, ctx)}
         model_channels = self._info.input_channels
+
+        def engine(planes: torch.Tensor) -> torch.Tensor:
+            """The model over ``planes``, its output checked; in half precision a bad output is
+            computed again in fp32 before the file is given up."""
+            used = dtype
+            try:
+                out = engines[used](planes)
+                problem = _output_problem(planes, out)
+            except NonFiniteOutput as exc:
+                if used == torch.float32 or p.engine == "spandrel":  # the tiler already reran in fp32
+                    raise _BadOutput(_NOT_FINITE) from exc
+                problem = _NOT_FINITE
+            if problem is not None and used != torch.float32:
+                name = str(used).removeprefix("torch.")
+                warn(f"the model's output was {problem.split(' (')[0]} in {name}; rerun in fp32")
+                used = torch.float32
+                if used not in engines:
+                    engines[used] = self._runner(used, stats, warn, ctx)
+                stats.fp32_reruns += max(stats.tiles, 1)
+                try:
+                    out = engines[used](planes)
+                except NonFiniteOutput as exc:
+                    raise _BadOutput(_NOT_FINITE) from exc
+                problem = _output_problem(planes, out)
+            if problem is not None:
+                raise _BadOutput(problem)
+            return out
 
         def run(planes: torch.Tensor) -> torch.Tensor:
             """Any 1- or 3-channel planes through the model, back in the same channel count."""
@@ -445,6 +533,11 @@ class Upscale(Stage):
 
                     out_alpha = F.interpolate(alpha[None], size=out.shape[-2:], mode="bicubic", align_corners=False)[0]
                     out_alpha = out_alpha.clamp_(0.0, 1.0)
+        except _BadOutput as exc:
+            where = f"{ctx.path}: " if ctx.path else ""
+            raise InputError(
+                f"{where}upscale: model output is {exc}: the weights may be corrupt; check {p.model}"
+            ) from None
         except (MemoryError, FloatingPointError) as exc:
             where = f"{ctx.path}: " if ctx.path else ""
             raise InputError(f"{where}upscale failed: {exc}") from None
@@ -475,6 +568,7 @@ class Upscale(Stage):
             "batch": stats.batch,
             "dtype": str(dtype).removeprefix("torch."),
             "fp32_reruns": stats.fp32_reruns,
+            "compiled": bool(getattr(self._calls.get(dtype), "active", False)),
             "oom_retries": stats.oom_retries,
             "output_size": [int(out.shape[-1]), int(out.shape[-2])],
         }

@@ -350,3 +350,25 @@ def test_cancel_stops_between_passes_and_frees_the_partial_result(form: str) -> 
     event.clear()
     with pytest.raises(Cancelled):
         tiled_upscale(image(16, 16), model, 2, tile=0, cancel=lambda: True)
+
+
+def test_auto_tiles_bound_a_cpu_pass_however_much_memory_is_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a terabyte free, a large image still runs in tiles on CPU: a pass holds at most
+    CPU_PASS_BUDGET, so memory follows the tile, not the image; a small image still runs whole."""
+    from enhance.ops import tiling
+
+    monkeypatch.setattr(tiling, "available_memory", lambda device: 1 << 40)
+    sides: list[int] = []
+
+    def model(t: torch.Tensor) -> torch.Tensor:
+        sides.append(max(t.shape[-2:]))
+        return pointwise_x2(t)
+
+    per_pixel = 1024.0  # what estimate_bytes_per_pixel gives realesr-animevideov3 on CPU, about
+    big, small = TileStats(), TileStats()
+    out = tiled_upscale(image(1100, 1200), model, 2, tile="auto", bytes_per_pixel=per_pixel, stats=big)
+    assert out.shape == (3, 2200, 2400)
+    assert big.tile > 0 and max(sides) ** 2 * per_pixel <= tiling.CPU_PASS_BUDGET
+    sides.clear()
+    tiled_upscale(image(300, 200), model, 2, tile="auto", bytes_per_pixel=per_pixel, stats=small)
+    assert small.tile == 0 and sides == [300]
