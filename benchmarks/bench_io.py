@@ -13,6 +13,7 @@ contains one of the words. Cases marked "(alt)" try encoder settings other than 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -23,13 +24,21 @@ import numpy as np
 
 from enhance.image import Raster
 from enhance.io import decode, encode, encoding
+from enhance.io.pngwrite import WRITER_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [
-    ("PNG 8-bit, compress_level 1", ".png", "u8", {"compress_level": 1}),
-    ("PNG 8-bit, compress_level 4 (default)", ".png", "u8", {}),
-    ("PNG 8-bit, compress_level 6 (Pillow's default)", ".png", "u8", {"compress_level": 6}),
-    ("PNG 16-bit (OpenCV + chunk splice)", ".png", "u16", {}),
+    ("PNG 8-bit, libvips level 3 AVG (default)", ".png", "u8", {}),
+    ("PNG 8-bit, libvips level 1 (alt)", ".png", "u8", {"compress_level": 1}),
+    ("PNG 8-bit, libvips level 6 (alt)", ".png", "u8", {"compress_level": 6}),
+    ("PNG 8-bit, Pillow level 3 RLE (fallback, alt)", ".png", "u8", {"png_writer": "pillow"}),
+    (
+        "PNG 8-bit, Pillow level 4 (the earlier default, alt)",
+        ".png",
+        "u8",
+        {"png_writer": "pillow", "compress_level": 4},
+    ),
+    ("PNG 16-bit (OpenCV level 3 RLE + chunk splice)", ".png", "u16", {}),
     ("JPEG q95 4:4:4", ".jpg", "u8", {"quality": 95}),
     ("WebP q90", ".webp", "u8", {"quality": 90}),
     ("WebP lossless", ".webp", "u8", {"lossless": True}),
@@ -50,6 +59,7 @@ CASES = [
 def settings(options: dict) -> dict:
     """Set the encoder constants a case asks for (restored after); returns encode()'s options."""
     options = dict(options)
+    os.environ[WRITER_ENV] = options.pop("png_writer", "")  # libvips unless a case asks for Pillow
     encoding.AVIF_SPEED = options.pop("avif_speed", DEFAULTS[0])
     effort = options.pop("jxl_effort", None)
     encoding.JXL_EFFORT = dict(DEFAULTS[1])
