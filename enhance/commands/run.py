@@ -79,12 +79,15 @@ def run(
         config_path = config or default_config_path()
         _check_engine(engine, address=address, gpus_per_worker=gpus_per_worker, workers=workers, jobs=jobs)
         pipe = Pipeline.from_yaml(config_path, pipeline, overrides=overrides or (), device=device)
-        if engine == "ray" and not dry_run:
-            start = time.perf_counter()
-            with (
-                interruptible("interrupted; finished outputs are kept, rerun to do the rest"),
-                Renderer(progress=not quiet and sys.stderr.isatty()) as render,
-            ):
+        if dry_run:
+            _dry_run(pipe, inputs, output, config_path, recursive=recursive, pattern=glob, overwrite=overwrite)
+            return
+        start = time.perf_counter()
+        with (
+            interruptible("interrupted; finished outputs are kept, rerun to do the rest"),
+            Renderer(progress=not quiet and sys.stderr.isatty()) as render,
+        ):
+            if engine == "ray":
                 result = _run_on_ray(
                     config_path,
                     pipeline,
@@ -100,26 +103,18 @@ def run(
                     workers=workers,
                     on_event=render,
                 )
-            _summary(result, start, quiet, profile)
-        if dry_run:
-            _dry_run(pipe, inputs, output, config_path, recursive=recursive, pattern=glob, overwrite=overwrite)
-            return
-        start = time.perf_counter()
-        with (
-            interruptible("interrupted; finished outputs are kept, rerun to do the rest"),
-            Renderer(progress=not quiet and sys.stderr.isatty()) as render,
-        ):
-            result = run_batch(
-                pipe,
-                inputs,
-                output,
-                recursive=recursive,
-                pattern=glob,
-                overwrite=overwrite,
-                jobs=jobs,
-                config=config_path,
-                on_event=render,
-            )
+            else:
+                result = run_batch(
+                    pipe,
+                    inputs,
+                    output,
+                    recursive=recursive,
+                    pattern=glob,
+                    overwrite=overwrite,
+                    jobs=jobs,
+                    config=config_path,
+                    on_event=render,
+                )
     _summary(result, start, quiet, profile)
 
 
